@@ -1,0 +1,5 @@
+"""``python -m tagger``."""
+
+from tagger.cli.app import main
+
+main()

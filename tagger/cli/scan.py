@@ -1,0 +1,112 @@
+"""``tagger scan PATH...``: analyse tracks into the store, with progress and a summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tagger.cli.app import app
+from tagger.cli.common import EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, open_store
+from tagger.store.db import display_path
+
+
+class RichProgress:
+    """Shows tracks done, x real time and errors so far; prints each error as one line."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.progress = Progress(
+            TextColumn("[bold]scan"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"), TextColumn("[red]{task.fields[errors]}"),
+            TimeElapsedColumn(), console=err_console, transient=False, disable=quiet,
+        )
+        self.task = self.progress.add_task("scan", total=None, speed="", errors="")
+        self.audio_s = 0.0
+        self.errors = 0
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> "RichProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def planned(self, to_scan: int, skipped: int) -> None:
+        self.progress.update(self.task, total=to_scan)
+        self.started = time.perf_counter()
+        if skipped and not self.quiet:
+            self.progress.console.print(f"{skipped} unchanged track(s) skipped (--force to rescan)")
+
+    def track_done(self, path: str, audio_s: float, error: str | None) -> None:
+        self.audio_s += audio_s
+        if error:
+            self.errors += 1
+            self.progress.console.print(f"[red]error[/] {display_path(path)}: {error}", highlight=False)
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        self.progress.update(
+            self.task, advance=1, speed=f"{self.audio_s / elapsed:,.0f}x real time",
+            errors=f"{self.errors} error(s)" if self.errors else "")
+
+    def problem(self, path: str, message: str) -> None:
+        self.progress.console.print(f"[yellow]skipped[/] {display_path(path)}: {message}", highlight=False)
+
+
+@app.command("scan")
+def scan_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to scan.", show_default=False)],
+    db: DbOption = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Model NAME or PATH (see `tagger models`).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=0, help="Decode workers (default: cores - 1).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per model batch.")] = 32,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Rescan unchanged tracks too.")] = False,
+    write_tags: Annotated[bool, typer.Option("--write-tags", help="Write instrument tags into the files after analysis.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Analyse tracks: which instruments play where. Unchanged tracks are skipped."""
+    from tagger.inference import pick_device
+    from tagger.model.registry import ModelNotFoundError
+    from tagger.scan import ScanOptions, default_workers, scan
+
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        fail(f"--device must be auto, cpu or cuda (got {device!r})")
+    try:
+        pick_device(device)
+    except ValueError as exc:
+        fail(str(exc))
+    options = ScanOptions(model=model, device=device, batch_size=batch_size, force=force,
+                          workers=default_workers() if workers is None else workers)
+    store = open_store(db)
+    on_written = None
+    if write_tags:
+        from tagger.cli.scan_tags import TagWriterHook
+        on_written = TagWriterHook(store, quiet=quiet)
+    from tagger.store import StoreError
+
+    try:
+        with RichProgress(quiet) as progress:
+            report = scan([str(p) for p in paths], store=store, options=options,
+                          progress=progress, on_written=on_written)
+    except ModelNotFoundError as exc:
+        fail(str(exc))
+    except StoreError as exc:
+        fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")
+    finally:
+        store.close()
+    failed = report.failed + len(report.problems) + (on_written.failed if on_written else 0)
+    if not quiet:
+        console.print(
+            f"{report.scanned} scanned, {report.skipped} unchanged, {report.failed} failed"
+            + (f", {len(report.problems)} unreadable path(s)" if report.problems else "")
+            + f" — {report.audio_seconds / 60:.1f} min of audio in {report.elapsed_s:.1f} s"
+            + (f" ({report.x_realtime:,.0f}x real time)" if report.scanned else "")
+            + f" [model {report.model}]",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(EXIT_FAILED)

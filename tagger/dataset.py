@@ -1,0 +1,112 @@
+"""The decode stage: an IterableDataset whose DataLoader workers decode and chunk tracks.
+
+Each worker takes its own share of the tracks (round-robin), decodes them straight to the
+model's sample rate and yields fixed-size pieces of windows, so decoding of the next tracks
+overlaps inference on the current ones and a long track never sits whole in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from tagger.chunking import stream_pieces
+
+
+@dataclass
+class Piece:
+    """Consecutive windows [k, window] of one track, in order."""
+
+    track: int
+    windows: torch.Tensor
+
+
+@dataclass
+class Done:
+    """The track decoded completely; ``duration_s`` is its decoded length."""
+
+    track: int
+    duration_s: float
+
+
+@dataclass
+class Failed:
+    """The track could not be decoded; ``message`` is one line for the user."""
+
+    track: int
+    message: str
+
+
+Item = Union[Piece, Done, Failed]
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """How to cut audio for a model: sample rate, window and hop in samples."""
+
+    sample_rate: int
+    window: int
+    hop: int
+
+    @classmethod
+    def from_seconds(cls, sample_rate: int, window_s: float, hop_s: float) -> "ChunkSpec":
+        return cls(sample_rate, int(round(window_s * sample_rate)), int(round(hop_s * sample_rate)))
+
+
+class TrackDataset(IterableDataset):
+    """Yields ``Piece``s then a ``Done`` (or a ``Failed``) per track, sharded across workers."""
+
+    def __init__(self, paths: Sequence[str], spec: ChunkSpec, *, chunks_per_piece: int = 16,
+                 block_s: float = 30.0):
+        super().__init__()
+        self.paths = list(paths)
+        self.spec = spec
+        self.chunks_per_piece = chunks_per_piece
+        self.block_s = block_s
+
+    def __iter__(self) -> Iterator[Item]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        if info is not None:
+            torch.set_num_threads(1)  # workers decode; the main process owns the cores for math
+        for index in range(worker, len(self.paths), workers):
+            yield from self._track(index)
+
+    def _track(self, index: int) -> Iterator[Item]:
+        # Imported here so a worker only loads the decoders it needs.
+        from tagger.decode import DecodeError, decode_blocks
+
+        spec = self.spec
+        samples = 0
+
+        def counted(blocks: Iterator) -> Iterator:
+            nonlocal samples
+            for block in blocks:
+                samples += len(block)
+                yield block
+
+        try:
+            blocks = counted(decode_blocks(self.paths[index], sample_rate=spec.sample_rate,
+                                           block_s=self.block_s))
+            for windows in stream_pieces(blocks, window=spec.window, hop=spec.hop,
+                                         chunks_per_piece=self.chunks_per_piece):
+                if samples == 0:
+                    break
+                yield Piece(index, torch.from_numpy(windows))
+        except DecodeError as exc:
+            yield Failed(index, str(exc))
+            return
+        except MemoryError:
+            yield Failed(index, "out of memory while decoding")
+            return
+        except Exception as exc:  # a decoder bug must not end the scan: report it as one line
+            yield Failed(index, f"unexpected decode error: {type(exc).__name__}: {exc}".splitlines()[0])
+            return
+        if samples == 0:
+            yield Failed(index, "no audio samples in the file")
+            return
+        yield Done(index, samples / spec.sample_rate)

@@ -1,0 +1,88 @@
+"""Batched model inference: gather windows from many tracks into full batches, score them.
+
+Windows of different tracks share a batch (short tracks would otherwise waste the batch), and
+results are handed back per track in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """``auto`` = CUDA when present, else CPU; asking for CUDA without one is an error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but no CUDA GPU is available")
+    return torch.device(requested)
+
+
+class BatchScorer:
+    """Feeds [k, window] pieces through the model in batches of ``batch_size`` windows."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, batch_size: int):
+        self.model = model
+        self.device = device
+        self.batch_size = max(1, batch_size)
+        self._pending: list[tuple[int, torch.Tensor]] = []
+        self._pending_windows = 0
+        self.windows_scored = 0
+
+    def add(self, track: int, windows: torch.Tensor) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        """Queue windows; yields ``(track, presence[k, C], foreground[k, C] | None)`` as batches fill."""
+        self._pending.append((track, windows))
+        self._pending_windows += len(windows)
+        while self._pending_windows >= self.batch_size:
+            yield from self._run(self.batch_size)
+
+    def flush(self) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        while self._pending_windows:
+            yield from self._run(self._pending_windows)
+
+    def _run(self, size: int) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+        owners: list[tuple[int, int]] = []
+        parts: list[torch.Tensor] = []
+        taken = 0
+        while taken < size:
+            track, windows = self._pending[0]
+            need = size - taken
+            if len(windows) <= need:
+                self._pending.pop(0)
+                part = windows
+            else:
+                part, self._pending[0] = windows[:need], (track, windows[need:])
+            parts.append(part)
+            owners.append((track, len(part)))
+            taken += len(part)
+        self._pending_windows -= taken
+        batch = torch.cat(parts) if len(parts) > 1 else parts[0]
+        presence, foreground = self.score(batch)
+        self.windows_scored += taken
+        offset = 0
+        for track, count in owners:
+            fg = None if foreground is None else foreground[offset : offset + count]
+            yield track, presence[offset : offset + count], fg
+            offset += count
+
+    @torch.inference_mode()
+    def score(self, batch: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities for a batch of windows; mixed precision on CUDA."""
+        batch = batch.to(self.device, non_blocking=True)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.device.type == "cuda"
+            else nullcontext()
+        )
+        with autocast:
+            presence_logits, foreground_logits = self.model(batch)
+        presence = torch.sigmoid(presence_logits.float()).cpu().numpy()
+        foreground = (
+            None if foreground_logits is None
+            else torch.sigmoid(foreground_logits.float()).cpu().numpy()
+        )
+        return presence, foreground
