@@ -94,10 +94,14 @@ def _walk(
             try:
                 if entry.is_dir():  # follows symlinks; loops are caught by seen_dirs
                     subfolders.append(entry.path)
-                elif entry.is_file() and is_audio_name(entry.name):
+                elif not is_audio_name(entry.name):
+                    continue
+                elif entry.is_file():
                     candidate = _candidate(entry.path, entry.stat(), seen_files)
                     if candidate:
                         yield candidate
+                elif entry.is_symlink():
+                    yield Problem(entry.path, "broken link (its target does not exist)")
             except OSError as exc:  # dangling link, vanished file, permission denied
                 if is_audio_name(entry.name):
                     yield Problem(entry.path, _reason(exc))
