@@ -1,0 +1,1 @@
+"""Training: the data engine (rendered and real mixtures), the trainer and evaluation."""
