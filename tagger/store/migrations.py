@@ -75,6 +75,19 @@ MIGRATIONS: list[str] = [
         audio_seconds REAL DEFAULT 0
     );
     """,
+    # 2: chunks skipped on the labeling page (`tagger label`), so they are not offered again
+    # and the page's counter survives restarts. Labels themselves live in `labels` (1).
+    """
+    CREATE TABLE label_skips (
+        id INTEGER PRIMARY KEY,
+        track_id INTEGER NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        start REAL NOT NULL,
+        "end" REAL NOT NULL,
+        skipped_at TEXT NOT NULL
+    );
+    CREATE INDEX label_skips_track ON label_skips(track_id, start);
+    CREATE INDEX labels_track_start ON labels(track_id, start);
+    """,
 ]
 
 
