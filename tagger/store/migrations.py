@@ -88,6 +88,19 @@ MIGRATIONS: list[str] = [
     CREATE INDEX label_skips_track ON label_skips(track_id, start);
     CREATE INDEX labels_track_start ON labels(track_id, start);
     """,
+    # 3: what our tag fields held in a file before tagger first wrote them, so that
+    # `tagger tag --remove` restores it exactly. Keyed by path (not track id) so the backup
+    # outlives the track's analysis rows; one row per field, snapshot NULL = field was absent.
+    """
+    CREATE TABLE tag_backups (
+        path_key BLOB NOT NULL,
+        field TEXT NOT NULL,
+        kind TEXT NOT NULL,                 -- tag kind of the snapshot: id3, vorbis, mp4, asf
+        snapshot TEXT,                      -- JSON, exact form (encoding, data type...)
+        saved_at TEXT NOT NULL,
+        PRIMARY KEY (path_key, field)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
