@@ -1,0 +1,203 @@
+"""``tagger tag``: write the store's instrument answers into the files (or remove them again).
+
+Thin over :func:`tagger.tags.tag_tracks`; this module only picks the tracks (paths, folders,
+query filters), prints, and sets the exit code (0 ok, 1 some files failed, 2 usage error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tagger.cli.app import app
+from tagger.cli.common import (
+    EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, open_store,
+)
+from tagger.store.db import Store, display_path, path_key
+from tagger.tags import FIELDS, TagError, TagOutcome, read_fields, tag_tracks
+
+_SYMBOL = {"add": "[green]+[/]", "change": "[yellow]~[/]", "remove": "[red]-[/]"}
+
+
+def _values(values: list[str]) -> str:
+    return "; ".join(values) if values else "∅"
+
+
+def tracks_for_paths(store: Store, paths: list[Path]) -> tuple[list[int], list[str]]:
+    """Track ids for files and folders (every stored track under a folder), and paths not found.
+
+    Paths resolve like a scan resolves them, so a symlink finds the track of its target. A
+    file no longer on disk is still found by its stored path (and then fails as "not found").
+    """
+    ids: list[int] = []
+    missing: list[str] = []
+    for given in paths:
+        real = os.path.realpath(given)
+        row = store.conn.execute(
+            "SELECT id FROM tracks WHERE path_key = ?", (path_key(real),)
+        ).fetchone()
+        if row is not None:
+            ids.append(row[0])
+            continue
+        # A folder: every track whose path starts with "<folder>/" (a range on the unique index).
+        low = path_key(real.rstrip(os.sep) + os.sep)
+        high = low[:-1] + bytes([low[-1] + 1])
+        rows = store.conn.execute(
+            "SELECT id FROM tracks WHERE path_key >= ? AND path_key < ? ORDER BY path_key",
+            (low, high),
+        ).fetchall()
+        if rows:
+            ids.extend(r[0] for r in rows)
+        else:
+            missing.append(display_path(given))
+    return list(dict.fromkeys(ids)), missing
+
+
+def _query_ids(store: Store, has: list[str], any_: list[str], not_: list[str],
+               min_score: float | None, min_coverage: float | None, role: str | None,
+               formats: list[str]) -> list[int]:
+    from tagger.query import QueryError, QuerySpec, UnknownInstrumentError, run_query
+
+    spec = QuerySpec(has=has, any=any_, not_=not_, min_score=min_score,
+                     min_coverage=min_coverage, role=role, formats=formats)
+    try:
+        return [hit.track_id for hit in run_query(store, spec)]
+    except (QueryError, UnknownInstrumentError) as exc:
+        fail(str(exc))
+
+
+def _read(path: Path, as_json: bool) -> None:
+    try:
+        state = read_fields(os.fspath(path))
+    except TagError as exc:
+        fail(f"{display_path(path)}: {exc}", EXIT_FAILED)
+    if as_json:
+        console.print_json(json.dumps({
+            "path": display_path(path), "format": state.format,
+            "fields": {f.name: {"key": state.labels[f.name], "values": state.values[f.name]}
+                       for f in FIELDS},
+        }))
+        return
+    table = Table(title=f"{escape(display_path(path))} ({state.format})", title_justify="left")
+    table.add_column("field")
+    table.add_column("stored as")
+    table.add_column("values")
+    for f in FIELDS:
+        values = state.values[f.name]
+        table.add_row(f.name, state.labels[f.name],
+                      escape("; ".join(values)) if values else "[dim](absent)[/]")
+    console.print(table)
+
+
+def _print_changes(outcome: TagOutcome) -> None:
+    console.print(escape(outcome.path), highlight=False, soft_wrap=True)
+    for c in outcome.changes:
+        old, new = escape(_values(c.old)), escape(_values(c.new))
+        text = {"add": new, "remove": old, "change": f"{old} → {new}"}[c.action]
+        console.print(f"  {_SYMBOL[c.action]} {c.field}: {text}", highlight=False, soft_wrap=True)
+
+
+@app.command("tag")
+def tag_command(
+    paths: Annotated[Optional[list[Path]], typer.Argument(
+        help="Files or folders already scanned.", show_default=False)] = None,
+    db: DbOption = None,
+    has: Annotated[Optional[list[str]], typer.Option(
+        "--has", help="Only tracks with this instrument (repeatable: all of them).")] = None,
+    any_: Annotated[Optional[list[str]], typer.Option(
+        "--any", help="Only tracks with any of these (comma-separated).")] = None,
+    not_: Annotated[Optional[list[str]], typer.Option(
+        "--not", help="Leave out tracks with this instrument.")] = None,
+    min_score: Annotated[Optional[float], typer.Option("--min-score")] = None,
+    min_coverage: Annotated[Optional[float], typer.Option("--min-coverage")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="foreground or background.")] = None,
+    formats: Annotated[Optional[list[str]], typer.Option("--format", help="Only this format.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every track in the store.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the fields each file would gain, change or lose; touch nothing.")] = False,
+    remove: Annotated[bool, typer.Option(
+        "--remove", help="Take our fields out again, restoring any value they replaced.")] = False,
+    read: Annotated[Optional[Path], typer.Option(
+        "--read", help="Show our fields as this file holds them, and exit.", show_default=False)] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --read: JSON output.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write INSTRUMENTS, INSTRUMENTS_LEAD and INSTRUMENTS_MODEL tags into scanned files."""
+    if read is not None:
+        if paths or remove or dry_run:
+            fail("--read takes one file and no other action")
+        _read(read, as_json)
+        return
+    query = [has, any_, not_, formats, min_score, min_coverage, role]
+    use_query = any(q not in (None, []) for q in query)
+    if not paths and not use_query and not all_:
+        fail("say which tracks: PATH..., query filters (--has/--any/--not...) or --all")
+
+    store = open_store(db, must_exist=True)
+    try:
+        missing: list[str] = []
+        if paths:
+            ids, missing = tracks_for_paths(store, list(paths))
+        else:
+            ids = [r[0] for r in store.conn.execute("SELECT id FROM tracks ORDER BY path_key")]
+        if use_query:
+            wanted = set(_query_ids(store, has or [], any_ or [], not_ or [], min_score,
+                                    min_coverage, role, formats or []))
+            ids = [i for i in ids if i in wanted]
+        counts = _run(store, ids, missing, dry_run=dry_run, remove=remove, jsonl=jsonl,
+                      quiet=quiet)
+    finally:
+        store.close()
+    if counts["error"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, remove: bool,
+         jsonl: bool, quiet: bool) -> dict[str, int]:
+    counts = {"changed": 0, "unchanged": 0, "skipped": 0, "error": len(missing)}
+    for path in missing:
+        err_console.print(f"[red]error[/] {escape(path)}: not in the store (run `tagger scan` on it"
+                          " first)", highlight=False, soft_wrap=True)
+    verb = ("to restore" if remove else "to tag") if dry_run else (
+        "restored" if remove else "tagged")
+    progress = Progress(
+        TextColumn("[bold]tag"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[errors]}"), TimeElapsedColumn(),
+        console=err_console, disable=quiet or jsonl or dry_run,
+    )
+    with progress:
+        task = progress.add_task("tag", total=len(ids), errors="")
+        for outcome in tag_tracks(store, ids, dry_run=dry_run, remove=remove):
+            counts[outcome.status] += 1
+            if jsonl:
+                console.print_json(json.dumps(_outcome_dict(outcome)), indent=None)
+            elif outcome.failed:
+                progress.console.print(f"[red]error[/] {escape(outcome.path)}: {escape(outcome.error or '')}",
+                                       highlight=False, soft_wrap=True)
+            elif dry_run and outcome.changes:
+                _print_changes(outcome)
+            progress.update(task, advance=1,
+                            errors=f"{counts['error']} error(s)" if counts["error"] else "")
+    if not quiet and not jsonl:
+        line = (f"{counts['changed']} file(s) {verb}, {counts['unchanged']} already up to date"
+                + (f", {counts['skipped']} skipped (scan failed)" if counts["skipped"] else "")
+                + (f", {counts['error']} failed" if counts["error"] else "")
+                + (" (dry run: nothing written)" if dry_run else ""))
+        (err_console if counts["error"] else console).print(line, highlight=False)
+    return counts
+
+
+def _outcome_dict(o: TagOutcome) -> dict[str, object]:
+    return {
+        "path": o.path, "status": o.status, "dry_run": o.dry_run, "error": o.error,
+        "changes": [{"field": c.field, "action": c.action, "old": c.old, "new": c.new}
+                    for c in o.changes],
+    }

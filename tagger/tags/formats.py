@@ -1,0 +1,193 @@
+"""The audio containers we can tag: how mutagen opens and saves each, and where its audio is.
+
+A :class:`Container` is the one place format knowledge lives. Loading is *lossless on purpose*:
+ID3 tags load with ``translate=False`` (an ID3v2.3 tag stays v2.3 frame for frame instead of
+being upgraded in memory) and ``load_v1=False`` (otherwise mutagen merges the ID3v1 tag into
+the v2 frames, and saving would copy it there). Saving keeps the ID3 version and writes several
+values NUL-separated (``v23_sep=None``), which is what mutagen, and so beets and Picard, reads
+back as a list, and which leaves every other multi-value frame exactly as it was.
+
+MP3s are rebuilt as *new ID3v2 tag + the original bytes after the old tag*: mutagen's own save
+would rewrite any ID3v1 tag from the v2 frames, and this way whatever follows the tag (frames,
+ID3v1, APE) is copied, never re-encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import mutagen
+from mutagen.aiff import AIFF
+from mutagen.asf import ASF
+from mutagen.flac import FLAC
+from mutagen.mp3 import MP3
+from mutagen.mp4 import MP4
+from mutagen.oggopus import OggOpus
+from mutagen.oggvorbis import OggVorbis
+from mutagen.wave import WAVE
+
+from tagger.tags import payload
+from tagger.tags.fields import FIELDS, TagKind
+
+_ID3_KW = {"translate": False, "load_v1": False}
+
+
+class TagError(Exception):
+    """One file could not be read or written; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Container:
+    """One tag-able format: its mutagen class, tag kind, save routine and audio spans."""
+
+    name: str
+    mutagen_type: type[mutagen.FileType]
+    kind: TagKind
+    spans: payload.PayloadFn
+    load_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def load(self, path: str) -> mutagen.FileType:
+        try:
+            mf = self.mutagen_type(path, **self.load_kwargs)
+        except FileNotFoundError:
+            raise TagError("file not found") from None
+        except PermissionError:
+            raise TagError("permission denied reading the file") from None
+        except Exception as exc:  # mutagen raises more than MutagenError on damaged files
+            raise TagError(f"cannot parse {self.name} file: {_reason(exc)}") from None
+        if mf.tags is None:
+            mf.add_tags()
+        if self.kind == "id3" and mf.tags.version < (2, 3, 0) and mf.tags.size:
+            raise TagError("has an ID3v2.2 tag, which cannot be written without converting it")
+        return mf
+
+    def save(self, mf: mutagen.FileType, src: str, dst: str) -> None:
+        """Write ``mf``'s tags into ``dst``, a byte copy of ``src`` (mp3: any file, rebuilt)."""
+        if self.name == "mp3":
+            _save_mp3(mf, src, dst)
+        elif self.kind == "id3":
+            mf.tags.save(dst, v2_version=id3_version(mf), v23_sep=None)
+        else:
+            mf.save(dst)
+
+    def audio_spans(self, path: str) -> list[payload.Span]:
+        with open(path, "rb") as f:
+            return self.spans(f, os.fstat(f.fileno()).st_size)
+
+
+def id3_version(mf: mutagen.FileType) -> int:
+    """3 or 4: the version the file's tag has (a new tag is v2.4, mutagen's default)."""
+    return 3 if getattr(mf.tags, "size", 0) and mf.tags.version[:2] == (2, 3) else 4
+
+
+def _save_mp3(mf: mutagen.FileType, src: str, dst: str) -> None:
+    buf = io.BytesIO()
+    # 1 KiB of padding keeps later in-place edits (by any tagger) cheap; v1=0 only concerns the
+    # empty buffer, the original ID3v1 tag travels with the copied tail.
+    mf.tags.save(buf, v1=0, v2_version=id3_version(mf), v23_sep=None, padding=lambda info: 1024)
+    with open(src, "rb") as fsrc:
+        start = payload.id3v2_end(fsrc)
+        length = os.fstat(fsrc.fileno()).st_size - start
+        with open(dst, "wb") as fdst:
+            fdst.write(buf.getvalue())
+            fdst.flush()
+            copy_range(fsrc, start, length, fdst)
+
+
+def copy_range(fsrc: BinaryIO, start: int, length: int, fdst: BinaryIO) -> None:
+    """Copy ``length`` bytes from ``start`` in the kernel (reflinks where the file system can)."""
+    src_fd, dst_fd = fsrc.fileno(), fdst.fileno()
+    offset = start
+    try:
+        while length > 0:
+            n = os.copy_file_range(src_fd, dst_fd, length, offset)
+            if n == 0:
+                break
+            offset += n
+            length -= n
+    except OSError:
+        fsrc.seek(offset)
+        fdst.seek(0, os.SEEK_END)
+        while length > 0:
+            chunk = fsrc.read(min(length, 1 << 20))
+            if not chunk:
+                break
+            fdst.write(chunk)
+            length -= len(chunk)
+    if length:
+        raise TagError("the file got shorter while it was being copied")
+
+
+CONTAINERS: tuple[Container, ...] = (
+    Container("mp3", MP3, "id3", payload.mp3_spans, _ID3_KW),
+    Container("wav", WAVE, "id3", payload.wav_spans, _ID3_KW),
+    Container("aiff", AIFF, "id3", payload.aiff_spans, _ID3_KW),
+    Container("flac", FLAC, "vorbis", payload.flac_spans),
+    Container("ogg", OggVorbis, "vorbis", payload.vorbis_spans),
+    Container("opus", OggOpus, "vorbis", payload.opus_spans),
+    Container("m4a", MP4, "mp4", payload.mp4_spans),
+    Container("wma", ASF, "asf", payload.asf_spans),
+)
+
+
+def detect(path: str) -> Container:
+    """Pick the container the way ``mutagen.File`` does: highest score on header and name."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(128)
+            scores = [(c.mutagen_type.score(path, f, header), i) for i, c in enumerate(CONTAINERS)]
+    except FileNotFoundError:
+        raise TagError("file not found") from None
+    except IsADirectoryError:
+        raise TagError("is a folder, not an audio file") from None
+    except PermissionError:
+        raise TagError("permission denied reading the file") from None
+    best, index = max(scores)
+    if best <= 0:
+        raise TagError("not a format tagger can tag (mp3, flac, ogg, opus, m4a, wma, wav, aiff)")
+    return CONTAINERS[index]
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def fingerprint(mf: mutagen.FileType, kind: TagKind) -> dict[str, str]:
+    """A digest per tag key *other than ours* (plus FLAC metadata blocks, unknown ID3 frames).
+
+    Compared before and after a write: any difference means something besides our fields
+    changed, and the write is refused. Values keep their order within a key; the order of
+    keys is not compared (containers such as ASF regroup attributes when saving).
+    """
+    ours = {f.style(kind).label.lower() for f in FIELDS}
+    grouped: dict[str, list[str]] = {}
+    for key, value in _entries(mf, kind):
+        if key.lower() in ours:
+            continue
+        name = key.lower() if kind == "vorbis" else key
+        grouped.setdefault(name, []).append(repr(value))
+    return {k: hashlib.sha1("\x00".join(v).encode("utf-8", "backslashreplace")).hexdigest()
+            for k, v in grouped.items()}
+
+
+def _entries(mf: mutagen.FileType, kind: TagKind) -> Iterator[tuple[str, Any]]:
+    tags = mf.tags
+    if kind == "id3":
+        yield from tags.items()
+        for raw in tags.unknown_frames:
+            yield "=unknown-frame", raw
+    elif kind == "mp4":
+        yield from tags.items()
+    else:  # Vorbis comments and ASF attributes are lists of (key, value) pairs
+        yield from tags
+    for block in getattr(mf, "metadata_blocks", ()):
+        if block.code not in (1, 4):  # FLAC padding and the comment block itself may change
+            yield "=flac-block", block.write()
+
+
