@@ -98,12 +98,12 @@ def scan(
     on_written: Callable[[list[TrackResult]], None] | None = None,
 ) -> ScanReport:
     """Scan ``paths`` into ``store``; failing files become error rows, never exceptions."""
-    from tagger.model.registry import load_model
+    from tagger.model.registry import find_card, load_model
 
     options = options or ScanOptions()
     progress = progress or ScanProgress()
     device = pick_device(options.device)
-    model, card = load_model(options.model, device=device)
+    card = ModelCard.load(find_card(options.model))  # the weights load only if there is work
     report = ScanReport(model=card.id)
     started = time.perf_counter()
     to_scan, report.skipped, report.problems = plan(
@@ -111,6 +111,7 @@ def scan(
     report.found = len(to_scan) + report.skipped
     progress.planned(len(to_scan), report.skipped)
     if to_scan:
+        model, card = load_model(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
         _run(to_scan, model, card, device, options, store, report, progress, on_written)
         store.finish_run(run_id, scanned=report.scanned, skipped=report.skipped,

@@ -46,14 +46,16 @@ class RichProgress:
         self.audio_s += audio_s
         if error:
             self.errors += 1
-            self.progress.console.print(f"[red]error[/] {display_path(path)}: {error}", highlight=False)
+            self.progress.console.print(f"[red]error[/] {display_path(path)}: {error}",
+                                       highlight=False, soft_wrap=True)
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         self.progress.update(
             self.task, advance=1, speed=f"{self.audio_s / elapsed:,.0f}x real time",
             errors=f"{self.errors} error(s)" if self.errors else "")
 
     def problem(self, path: str, message: str) -> None:
-        self.progress.console.print(f"[yellow]skipped[/] {display_path(path)}: {message}", highlight=False)
+        self.progress.console.print(f"[red]error[/] {display_path(path)}: {message}",
+                                   highlight=False, soft_wrap=True)
 
 
 @app.command("scan")
@@ -106,7 +108,7 @@ def scan_command(
             + f" — {report.audio_seconds / 60:.1f} min of audio in {report.elapsed_s:.1f} s"
             + (f" ({report.x_realtime:,.0f}x real time)" if report.scanned else "")
             + f" [model {report.model}]",
-            highlight=False,
+            highlight=False, soft_wrap=True,
         )
     if failed:
         raise typer.Exit(EXIT_FAILED)

@@ -168,8 +168,15 @@ class Store:
     def _transaction(self) -> "_Transaction":
         return _Transaction(self.conn)
 
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """Execute one write, turning SQLite's errors (disk full, locked) into a StoreError."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"could not write to {self.path}: {exc}") from None
+
     def start_run(self, *, model: str, paths: list[str]) -> int:
-        cur = self.conn.execute(
+        cur = self._execute(
             "INSERT INTO runs (started_at, model, paths) VALUES (?, ?, ?)",
             (now_iso(), model, json.dumps(paths)),
         )
@@ -178,7 +185,7 @@ class Store:
     def finish_run(
         self, run_id: int, *, scanned: int, skipped: int, failed: int, audio_seconds: float
     ) -> None:
-        self.conn.execute(
+        self._execute(
             "UPDATE runs SET finished_at=?, scanned=?, skipped=?, failed=?, audio_seconds=?"
             " WHERE id=?",
             (now_iso(), scanned, skipped, failed, audio_seconds, run_id),
