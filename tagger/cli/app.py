@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # Command modules, imported for their @app.command side effect. Order = order in --help.
-COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag")
+COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag", "label")
 
 
 def _load_commands() -> None:

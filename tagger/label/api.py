@@ -1,0 +1,182 @@
+"""What the labeling page can ask for, with every input validated: no HTTP in here.
+
+``server.py`` turns requests into calls on ``LabelApp`` and ``ApiError``s into 4xx JSON, so
+the rules (known chunk, known instrument, known role, every instrument answered) are plain
+Python, testable without a socket.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from tagger.label.audio import SERVE_RATE, AudioError, ClipCache, read_clip, spectrogram_png, wav_bytes
+from tagger.label.chunks import CLIP_S, ORDERS, Chunk, ChunkId, ChunkIndex, LabelQueue
+from tagger.label.labels import LABEL_ROLES, counts, done_keys, record_labels, record_skip
+from tagger.store import Store, StoreError
+
+SKIP_ADVICE = "Guessing does more harm than good: skip when you can't tell."
+
+
+class ApiError(Exception):
+    """A request the page (or anyone) got wrong: becomes ``status`` + a JSON error message."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LabelOptions:
+    """How the page was started (``tagger label`` options)."""
+
+    instruments: str = "all"
+    order: str = "uncertain"
+    seed: int | None = None
+    per_track_cap: int | None = None
+
+
+class LabelApp:
+    """The page's state: which clips exist, what comes next, the CSRF token and a clip cache.
+
+    Each request opens its own ``Store`` (SQLite connections must not cross threads, and a
+    threaded server handles each request in a new thread); opening one is a file open and a
+    PRAGMA, far below the cost of decoding a clip.
+    """
+
+    def __init__(self, db_path: str | os.PathLike[str], options: LabelOptions = LabelOptions()):
+        if options.order not in ORDERS:
+            raise ValueError(f"unknown order {options.order!r}; use one of {', '.join(ORDERS)}")
+        self.db_path = db_path
+        self.options = options
+        with Store(db_path) as store:
+            self.index = ChunkIndex.load(store)
+            self.instruments = self.index.resolve_instruments(options.instruments)
+            done = done_keys(store)
+        self.queue = LabelQueue(self.index.order(
+            self.instruments, order=options.order, done=done, seed=options.seed,
+            per_track_cap=options.per_track_cap))
+        self.token = secrets.token_urlsafe(32)
+        self.cache = ClipCache()
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        try:
+            store = Store(self.db_path)
+        except StoreError as exc:
+            raise ApiError(503, str(exc)) from None
+        try:
+            yield store
+        except StoreError as exc:
+            raise ApiError(503, str(exc)) from None
+        finally:
+            store.close()
+
+    # -- reads ----------------------------------------------------------------------------
+    def chunk_json(self, chunk: Chunk) -> dict[str, Any]:
+        return {
+            "id": str(chunk.id),
+            "track": os.path.basename(chunk.display_path) or chunk.display_path,
+            "path": chunk.display_path,
+            "start": round(chunk.start, 3),
+            "end": round(chunk.end, 3),
+            "audio": f"/api/chunks/{chunk.id}/audio.wav",
+            "spectrogram": f"/api/chunks/{chunk.id}/spectrogram.png",
+            "uncertainty": round(chunk.uncertainty, 4),
+            "guess": {name: {"presence": round(g.presence, 4),
+                             "foreground": None if g.foreground is None else round(g.foreground, 4)}
+                      for name, g in chunk.guess.items()},
+        }
+
+    def next_payload(self) -> dict[str, Any]:
+        """What the page shows: the next clip (or null when done), counters and settings."""
+        cid = self.queue.current()
+        chunk = self.index.chunk(cid, self.instruments) if cid is not None else None
+        with self.store() as store:
+            c = counts(store)
+        return {
+            "chunk": None if chunk is None else self.chunk_json(chunk),
+            "counts": {"labeled": c.labeled, "skipped": c.skipped},
+            "remaining": self.queue.remaining(),
+            "instruments": self.instruments,
+            "roles": list(LABEL_ROLES),
+            "order": self.options.order,
+            "clip_s": CLIP_S,
+            "skip_advice": SKIP_ADVICE,
+        }
+
+    def lookup(self, text: Any) -> Chunk:
+        """A chunk id from a request -> the clip; 400 if malformed, 404 if no such clip."""
+        if not isinstance(text, str):
+            raise ApiError(400, "'chunk' must be a chunk id string like \"12-3\"")
+        try:
+            cid = ChunkId.parse(text)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        chunk = self.index.chunk(cid, self.instruments)
+        if chunk is None:
+            raise ApiError(404, f"unknown chunk {text!r}")
+        return chunk
+
+    def _samples(self, chunk: Chunk) -> Any:
+        def load() -> Any:
+            try:
+                return read_clip(chunk.path, start=chunk.start, duration=chunk.end - chunk.start,
+                                 sample_rate=SERVE_RATE)
+            except AudioError as exc:
+                raise ApiError(410, f"audio of chunk {chunk.id} is unavailable: {exc}") from None
+        return self.cache.get(str(chunk.id), load)
+
+    def audio(self, text: str) -> bytes:
+        return wav_bytes(self._samples(self.lookup(text)), SERVE_RATE)
+
+    def spectrogram(self, text: str) -> bytes:
+        return spectrogram_png(self._samples(self.lookup(text)), SERVE_RATE)
+
+    # -- writes ---------------------------------------------------------------------------
+    def _body(self, body: Any, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "the request body must be a JSON object")
+        extra = sorted(set(body) - allowed)
+        if extra:
+            raise ApiError(400, f"unexpected field(s) {extra}; allowed: {sorted(allowed)}")
+        return body
+
+    def submit(self, body: Any) -> dict[str, Any]:
+        """``{"chunk": "12-3", "labels": {instrument: role, ...}}`` for every page instrument."""
+        data = self._body(body, {"chunk", "labels"})
+        chunk = self.lookup(data.get("chunk"))
+        labels = data.get("labels")
+        if not isinstance(labels, dict):
+            raise ApiError(400, "'labels' must be an object mapping instrument to role")
+        unknown = sorted(str(k)[:40] for k in labels if k not in self.instruments)
+        if unknown:
+            raise ApiError(400, f"unknown instrument(s) {unknown}; this page labels "
+                                f"{', '.join(self.instruments)}")
+        bad = {k: str(v)[:40] for k, v in labels.items() if not isinstance(v, str) or v not in LABEL_ROLES}
+        if bad:
+            raise ApiError(400, f"unknown role(s) {bad}; use {', '.join(LABEL_ROLES)}")
+        missing = [name for name in self.instruments if name not in labels]
+        if missing:
+            raise ApiError(400, f"every instrument needs a choice (or skip the chunk); missing: "
+                                f"{', '.join(missing)}")
+        roles = {name: labels[name] for name in self.instruments}
+        with self.store() as store:
+            record_labels(store, track_id=chunk.id.track_id, start=chunk.start, end=chunk.end,
+                          roles=roles)
+        self.queue.mark_done(chunk.id)
+        return self.next_payload()
+
+    def skip(self, body: Any) -> dict[str, Any]:
+        """``{"chunk": "12-3"}``: the person could not tell; not offered again."""
+        data = self._body(body, {"chunk"})
+        chunk = self.lookup(data.get("chunk"))
+        with self.store() as store:
+            record_skip(store, track_id=chunk.id.track_id, start=chunk.start, end=chunk.end)
+        self.queue.mark_done(chunk.id)
+        return self.next_payload()

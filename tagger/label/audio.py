@@ -1,0 +1,183 @@
+"""Decode one clip of a track on the server: samples, a WAV for the page, a spectrogram PNG.
+
+The browser never sees a path: the server turns a clip id into a track it scanned, decodes the
+window here and sends the bytes. Decoding server-side also means every format the scanner reads
+plays in the page, even those browsers cannot (wma, aiff).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import wave
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+import soxr
+
+SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
+
+
+class AudioError(Exception):
+    """The clip cannot be read (file moved, changed or corrupt): one line for the user."""
+
+
+def read_clip(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
+    """Mono float32 samples of ``[start, start + duration)`` at ``sample_rate``; may be shorter
+    than asked at the track's end.
+
+    libsndfile seeks straight to the clip (fast on long tracks); files it cannot open, or whose
+    header length it gets wrong (mp3 without a VBR header stops early), are streamed from the
+    start by ``tagger.decode`` (the scanner's own decoder) until the clip's end.
+    """
+    if duration <= 0 or start < 0:
+        raise ValueError("need start >= 0 and duration > 0")
+    samples = _read_soundfile(path, start=start, duration=duration, sample_rate=sample_rate)
+    if samples is None:
+        samples = _read_stream(path, start=start, duration=duration, sample_rate=sample_rate)
+    return samples
+
+
+def _read_soundfile(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray | None:
+    """The clip via libsndfile's seek, or None to let the streaming decoder try."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(path) as fh:
+            if fh.format == "MPEG":  # see read_clip: its length may be a guess
+                return None
+            rate = fh.samplerate
+            first = int(round(start * rate))
+            if first >= fh.frames:
+                return None
+            fh.seek(first)
+            data = fh.read(int(round(duration * rate)), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
+        return None
+    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if rate != sample_rate and len(mono):
+        mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _read_stream(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
+    """Stream the track from its start and keep only the clip (stops reading at its end)."""
+    try:
+        from tagger.decode import DecodeError, decode_blocks
+    except ImportError as exc:  # pragma: no cover - the decoder ships with tagger
+        raise AudioError(f"cannot decode this file: {exc}") from None
+    first = int(round(start * sample_rate))
+    last = first + int(round(duration * sample_rate))
+    pieces: list[np.ndarray] = []
+    pos = 0
+    blocks = decode_blocks(path, sample_rate=sample_rate, block_s=10.0)
+    try:
+        for block in blocks:
+            lo, hi = max(first - pos, 0), min(last - pos, len(block))
+            if hi > lo:
+                pieces.append(block[lo:hi].copy())
+            pos += len(block)
+            if pos >= last:
+                break
+    except DecodeError as exc:
+        raise AudioError(str(exc)) from None
+    except OSError as exc:
+        raise AudioError(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        blocks.close()  # type: ignore[attr-defined]
+    if not pieces:
+        raise AudioError(f"the track is shorter than {start:.1f} s now (changed since the scan?)")
+    return np.concatenate(pieces)
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM mono WAV: every browser plays it, no encoder needed."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    return buffer.getvalue()
+
+
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Triangular mel filters [n_mels, n_fft // 2 + 1] (HTK mel scale), in plain numpy.
+
+    Plain numpy rather than librosa: importing librosa costs seconds (numba) on the first
+    spectrogram, and the page should show its first clip at once.
+    """
+    def mel(hz: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(mel(np.array(30.0)), mel(np.array(sample_rate / 2)), n_mels + 2))
+    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (freqs[None, :] - lower) / np.maximum(centre - lower, 1e-9)
+    falling = (upper - freqs[None, :]) / np.maximum(upper - centre, 1e-9)
+    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+
+
+def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = 128,
+                    n_fft: int = 2048, hop: int = 512) -> bytes:
+    """A log-mel spectrogram as a PNG (low frequencies at the bottom), one pixel per frame/band.
+
+    Mel bands, because that is roughly what the model sees and how pitch is heard; the page
+    stretches the image, so it stays small (~430 x 128 for 5 s at 44.1 kHz).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server
+    from matplotlib import image
+
+    audio = np.asarray(samples, dtype=np.float32)
+    if len(audio) < n_fft:
+        audio = np.pad(audio, (0, n_fft - len(audio)))
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::hop]
+    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
+    mel = mel_filterbank(sample_rate, n_fft, n_mels) @ power.T  # [n_mels, frames]
+    db = 10.0 * np.log10(np.maximum(mel, 1e-10) / max(float(mel.max()), 1e-10))
+    buffer = io.BytesIO()
+    image.imsave(buffer, np.maximum(db, -80.0), cmap="magma", vmin=-80.0, vmax=0.0,
+                 origin="lower", format="png")
+    return buffer.getvalue()
+
+
+class ClipCache:
+    """A few recently decoded clips, so the WAV and the spectrogram of a clip decode once.
+
+    The page asks for both at the same moment; the per-key lock makes the second request wait
+    for the first decode instead of starting another.
+    """
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+
+    def get(self, key: str, load: Callable[[], np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            try:
+                value = load()
+            finally:
+                with self._lock:
+                    self._key_locks.pop(key, None)
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+            return value

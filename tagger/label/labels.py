@@ -1,0 +1,135 @@
+"""Human labels and skips in the store: write (one transaction per submit), count, export.
+
+Labels are stored by time (track, start, end, instrument, role), not by clip id, so they mean
+the same thing whatever model or clip grid comes later, and the trainer can read them directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from tagger.label.chunks import chunk_key
+from tagger.store import Store, StoreError
+from tagger.store.db import now_iso
+
+LABEL_ROLES: tuple[str, ...] = ("foreground", "background", "none")
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "track_id", "path", "start", "end", "instrument", "role", "labeled_at",
+)
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """Clips labelled and skipped so far (all sessions: the counter survives restarts)."""
+
+    labeled: int
+    skipped: int
+
+
+@contextmanager
+def _immediate(store: Store) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT on the store's autocommit connection; rollback on error.
+
+    A submit is all its instruments or none of them, so a crash never leaves half a clip.
+    """
+    try:
+        store.conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"could not write labels to {store.path}: {exc}") from None
+    try:
+        yield
+    except BaseException:
+        store.conn.execute("ROLLBACK")
+        raise
+    try:
+        store.conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        store.conn.execute("ROLLBACK")
+        raise StoreError(f"could not write labels to {store.path}: {exc}") from None
+
+
+def record_labels(
+    store: Store, *, track_id: int, start: float, end: float, roles: Mapping[str, str]
+) -> None:
+    """Store one clip's roles, replacing earlier labels of the same clip and instruments.
+
+    Replacing (rather than adding) makes a double submit harmless and lets a person correct
+    themselves by labeling the clip again.
+    """
+    bad = {role for role in roles.values() if role not in LABEL_ROLES}
+    if bad:
+        raise ValueError(f"unknown role(s) {sorted(bad)}; use {', '.join(LABEL_ROLES)}")
+    when = now_iso()
+    with _immediate(store):
+        for instrument, role in roles.items():
+            store.conn.execute(
+                "DELETE FROM labels WHERE track_id = ? AND abs(start - ?) < 0.0005"
+                " AND instrument = ?",
+                (track_id, start, instrument),
+            )
+            store.conn.execute(
+                'INSERT INTO labels (track_id, start, "end", instrument, role, labeled_at)'
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (track_id, start, end, instrument, role, when),
+            )
+
+
+def record_skip(store: Store, *, track_id: int, start: float, end: float) -> None:
+    """Remember that a person could not tell: the clip is not offered again."""
+    with _immediate(store):
+        store.conn.execute(
+            'INSERT INTO label_skips (track_id, start, "end", skipped_at) VALUES (?, ?, ?, ?)',
+            (track_id, start, end, now_iso()),
+        )
+
+
+def counts(store: Store) -> LabelCounts:
+    labeled = store.conn.execute(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT track_id, start FROM labels)").fetchone()[0]
+    skipped = store.conn.execute(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT track_id, start FROM label_skips)").fetchone()[0]
+    return LabelCounts(int(labeled), int(skipped))
+
+
+def done_keys(store: Store) -> set[tuple[int, int]]:
+    """``chunk_key``s of every clip labelled or skipped: the queue leaves these out."""
+    rows = store.conn.execute(
+        "SELECT track_id, start FROM labels UNION SELECT track_id, start FROM label_skips")
+    return {chunk_key(tid, start) for tid, start in rows}
+
+
+def iter_labels(store: Store) -> Iterator[dict[str, Any]]:
+    """Every label row with its track's display path, in track/time/instrument order."""
+    cursor = store.conn.execute(
+        'SELECT l.track_id, t.path, l.start, l."end", l.instrument, l.role, l.labeled_at'
+        " FROM labels l JOIN tracks t ON t.id = l.track_id"
+        " ORDER BY t.path, l.start, l.instrument"
+    )
+    for row in cursor:
+        yield dict(zip(EXPORT_COLUMNS, row))
+
+
+def export_csv(store: Store, out: TextIO) -> int:
+    """Write all labels as CSV with a header; returns the number of rows."""
+    writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    n = 0
+    for row in iter_labels(store):
+        writer.writerow(row)
+        n += 1
+    return n
+
+
+def export_jsonl(store: Store, out: TextIO) -> int:
+    """Write all labels as JSON lines; returns the number of rows."""
+    n = 0
+    for row in iter_labels(store):
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    return n

@@ -1,0 +1,246 @@
+// The labeling page: listen, choose a role per instrument, submit or skip. Keyboard first.
+// Everything from the server is inserted with textContent (file names are not trusted HTML).
+"use strict";
+
+const ROLES = ["foreground", "background", "none"];
+const ROLE_TEXT = { foreground: "Foreground", background: "Background", none: "None" };
+const ROLE_KEYS = { foreground: "1", background: "2", none: "3" };
+const KEY_ROLE = { "1": "foreground", f: "foreground", "2": "background", b: "background",
+                   "3": "none", n: "none" };
+
+const $ = (id) => document.getElementById(id);
+const token = document.querySelector('meta[name="csrf-token"]').content;
+const state = { chunk: null, instruments: [], active: 0, busy: false };
+
+function fmtTime(s) {
+  const m = Math.floor(s / 60);
+  const sec = s - m * 60;
+  return `${m}:${sec.toFixed(sec % 1 ? 1 : 0).padStart(sec % 1 ? 4 : 2, "0")}`;
+}
+
+function setStatus(text, isError = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+  el.setAttribute("role", isError ? "alert" : "status");
+}
+
+async function api(method, url, body) {
+  const options = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.headers["X-CSRF-Token"] = token;
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, options);
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  if (!response.ok) throw new Error((data && data.error) || `${response.status} ${response.statusText}`);
+  return data;
+}
+
+function rows() { return Array.from(document.querySelectorAll("#rows .row")); }
+
+function choiceOf(row) {
+  const checked = row.querySelector("input:checked");
+  return checked ? checked.value : null;
+}
+
+function allChosen() { return rows().length > 0 && rows().every((row) => choiceOf(row) !== null); }
+
+function refresh() {
+  rows().forEach((row, i) => {
+    row.setAttribute("aria-current", i === state.active ? "true" : "false");
+    row.classList.toggle("answered", choiceOf(row) !== null);
+  });
+  $("submit").disabled = state.busy || !state.chunk || !allChosen();
+  $("skip").disabled = state.busy || !state.chunk;
+}
+
+function guessText(g) {
+  if (!g) return "no guess";
+  let text = `${Math.round(g.presence * 100)}%`;
+  if (g.foreground !== null && g.foreground !== undefined) text += ` · lead ${Math.round(g.foreground * 100)}%`;
+  return text;
+}
+
+function buildRows(chunk) {
+  const container = $("rows");
+  container.replaceChildren();
+  state.instruments.forEach((name, i) => {
+    const g = chunk.guess[name];
+    const row = document.createElement("fieldset");
+    row.className = "row";
+    row.dataset.instrument = name;
+    const legend = document.createElement("legend");
+    legend.textContent = name.replace(/_/g, " ");
+    const guess = document.createElement("div");
+    guess.className = "guess";
+    guess.title = "The model's current guess: how likely it is playing (and leading)";
+    const meter = document.createElement("meter");
+    meter.min = 0; meter.max = 1; meter.value = g ? g.presence : 0;
+    meter.setAttribute("aria-label", `model guess for ${name}`);
+    const gt = document.createElement("span");
+    gt.textContent = guessText(g);
+    guess.append(meter, gt);
+    const choices = document.createElement("div");
+    choices.className = "choices";
+    for (const role of ROLES) {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = `role-${name}`;
+      input.value = role;
+      input.addEventListener("change", () => { state.active = i; refresh(); });
+      const span = document.createElement("span");
+      span.textContent = `${ROLE_TEXT[role]} `;
+      const kbd = document.createElement("kbd");
+      kbd.textContent = ROLE_KEYS[role];
+      span.append(kbd);
+      label.append(input, span);
+      choices.append(label);
+    }
+    row.append(legend, guess, choices);
+    row.addEventListener("click", () => { state.active = i; refresh(); });
+    container.append(row);
+  });
+}
+
+function show(payload) {
+  state.instruments = payload.instruments;
+  $("count-labeled").textContent = payload.counts.labeled;
+  $("count-skipped").textContent = payload.counts.skipped;
+  $("count-remaining").textContent = payload.remaining;
+  if (payload.skip_advice) $("skip-advice").textContent = payload.skip_advice;
+  $("loading").hidden = true;
+  const chunk = payload.chunk;
+  state.chunk = chunk;
+  state.active = 0;
+  if (!chunk) {
+    $("clip").hidden = true;
+    $("done").hidden = false;
+    $("audio").removeAttribute("src");
+    refresh();
+    return;
+  }
+  $("done").hidden = true;
+  $("clip").hidden = false;
+  $("track").textContent = chunk.track;
+  $("path").textContent = chunk.path;
+  $("time").textContent = `${fmtTime(chunk.start)} – ${fmtTime(chunk.end)}`;
+  $("spectrogram").src = chunk.spectrogram;
+  const audio = $("audio");
+  audio.src = chunk.audio;
+  audio.load();
+  buildRows(chunk);
+  refresh();
+  audio.play().catch(() => {}); // autoplay may be refused before the first key press
+}
+
+function choose(role, rowIndex = state.active) {
+  const row = rows()[rowIndex];
+  if (!row) return;
+  row.querySelector(`input[value="${role}"]`).checked = true;
+  const all = rows();
+  // Move on to the next row without a choice (wrapping), or stay if every row is answered.
+  for (let step = 1; step <= all.length; step++) {
+    const next = (rowIndex + step) % all.length;
+    if (choiceOf(all[next]) === null) { state.active = next; break; }
+  }
+  refresh();
+}
+
+function noneForRest() {
+  rows().forEach((row) => { if (choiceOf(row) === null) row.querySelector('input[value="none"]').checked = true; });
+  refresh();
+}
+
+function move(delta) {
+  const n = rows().length;
+  if (!n) return;
+  state.active = (state.active + delta + n) % n;
+  refresh();
+  rows()[state.active].scrollIntoView({ block: "nearest" });
+}
+
+async function send(kind) {
+  if (state.busy || !state.chunk) return;
+  if (kind === "labels" && !allChosen()) {
+    setStatus("Choose Foreground, Background or None for every instrument (or skip).", true);
+    return;
+  }
+  const body = { chunk: state.chunk.id };
+  if (kind === "labels") {
+    body.labels = {};
+    rows().forEach((row) => { body.labels[row.dataset.instrument] = choiceOf(row); });
+  }
+  state.busy = true;
+  refresh();
+  $("audio").pause();
+  try {
+    const payload = await api("POST", `/api/${kind}`, body);
+    setStatus(kind === "labels" ? "Saved." : "Skipped.");
+    state.busy = false;
+    show(payload);
+  } catch (err) {
+    state.busy = false;
+    setStatus(`Could not save: ${err.message}`, true);
+    refresh();
+  }
+}
+
+function togglePlay() {
+  const audio = $("audio");
+  if (audio.paused) audio.play().catch((e) => setStatus(`Cannot play: ${e.message}`, true));
+  else audio.pause();
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (!state.chunk) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  let handled = true;
+  if (key === " ") togglePlay();
+  else if (key === "Enter") send("labels");
+  else if (key === "s") send("skip");
+  else if (key === "r") { const a = $("audio"); a.currentTime = 0; a.play().catch(() => {}); }
+  else if (key === "ArrowDown" || key === "j") move(1);
+  else if (key === "ArrowUp" || key === "k") move(-1);
+  else if (key === "0") noneForRest();
+  else if (key in KEY_ROLE) choose(KEY_ROLE[key]);
+  else handled = false;
+  if (handled) event.preventDefault();
+}
+
+function wireAudio() {
+  const audio = $("audio");
+  const head = $("playhead");
+  const label = $("play-label");
+  audio.addEventListener("play", () => { label.textContent = "Pause"; });
+  audio.addEventListener("pause", () => { label.textContent = "Play"; });
+  audio.addEventListener("ended", () => { label.textContent = "Play"; });
+  audio.addEventListener("timeupdate", () => {
+    const frac = audio.duration ? audio.currentTime / audio.duration : 0;
+    head.style.left = `${(frac * 100).toFixed(2)}%`;
+  });
+  audio.addEventListener("error", async () => {
+    if (!state.chunk || !audio.getAttribute("src")) return;
+    let reason = "the audio could not be loaded";
+    try { await api("GET", state.chunk.audio); } catch (err) { reason = err.message; }
+    setStatus(`${reason}. Skip this chunk (S).`, true);
+  });
+}
+
+function init() {
+  wireAudio();
+  $("play").addEventListener("click", togglePlay);
+  $("replay").addEventListener("click", () => { const a = $("audio"); a.currentTime = 0; a.play().catch(() => {}); });
+  $("skip").addEventListener("click", () => send("skip"));
+  $("labels").addEventListener("submit", (event) => { event.preventDefault(); send("labels"); });
+  document.addEventListener("keydown", onKey);
+  api("GET", "/api/next").then(show).catch((err) => {
+    $("loading").textContent = `Could not load: ${err.message}`;
+  });
+}
+
+init();

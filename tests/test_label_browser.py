@@ -1,0 +1,127 @@
+"""The labeling page in a real browser: Playwright driving Debian's Chromium.
+
+Loads the page, plays the clip, chooses per instrument (mouse and keyboard), submits, skips,
+and checks the rows in SQLite. Chromium comes from scripts/system-packages-label.txt
+(Playwright's own browser download is not used).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tagger.store import Store
+from test_label_support import make_store, running_server
+
+CHROMIUM = os.environ.get("TAGGER_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("Chromium is not installed (scripts/install-system-packages.sh "
+                "scripts/system-packages-label.txt)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed (pip install -e '.[test]')")
+expect = sync_api.expect
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def labels_of(db: Path, track_id: int, start: float) -> dict[str, str]:
+    with Store(db) as store:
+        rows = store.conn.execute(
+            "SELECT instrument, role FROM labels WHERE track_id = ? AND start = ?",
+            (track_id, start)).fetchall()
+    return dict(rows)
+
+
+def skips(db: Path) -> list[tuple[int, float]]:
+    with Store(db) as store:
+        return store.conn.execute(
+            "SELECT track_id, start FROM label_skips ORDER BY id").fetchall()
+
+
+def test_label_page_end_to_end(tmp_path: Path) -> None:
+    db, _ = make_store(tmp_path)
+    problems: list[str] = []
+    with running_server(db) as server, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.goto(server.url)
+
+            # Loaded: the most uncertain clip first, its spectrogram, the counter, the advice.
+            expect(page.locator("#track")).to_have_text("track 1.wav")
+            expect(page.locator("#time")).to_have_text("0:05 – 0:10")
+            expect(page.locator("#count-remaining")).to_have_text("9")
+            expect(page.locator("#count-labeled")).to_have_text("0")
+            expect(page.locator("#skip-advice")).to_contain_text("skip when you can't tell")
+            page.wait_for_function("() => document.getElementById('spectrogram').naturalWidth > 0")
+            page.wait_for_function("() => document.getElementById('audio').readyState >= 2")
+            expect(page.locator('.row[data-instrument="piano"] .guess')).to_contain_text("50%")
+
+            # Play with the button, pause with Space.
+            page.click("#play")
+            page.wait_for_function("() => document.getElementById('audio').currentTime > 0.1")
+            page.keyboard.press("Space")
+            page.wait_for_function("() => document.getElementById('audio').paused")
+            expect(page.locator("#play-label")).to_have_text("Play")
+
+            # Submit stays disabled until every instrument has a choice.
+            submit = page.locator("#submit")
+            expect(submit).to_be_disabled()
+            page.click('.row[data-instrument="voice"] label:has(input[value="foreground"])')
+            page.click('.row[data-instrument="piano"] label:has(input[value="background"])')
+            expect(submit).to_be_disabled()
+            expect(page.locator("#skip")).to_be_enabled()
+            page.click('.row[data-instrument="saxophone"] label:has(input[value="none"])')
+            expect(submit).to_be_enabled()
+            submit.click()
+            expect(page.locator("#count-labeled")).to_have_text("1")
+            expect(page.locator("#count-remaining")).to_have_text("8")
+            assert labels_of(db, 2, 5.0) == {"voice": "foreground", "piano": "background",
+                                             "saxophone": "none"}
+
+            # The next clip starts with no choices; Skip records a skip.
+            expect(page.locator("#track")).to_have_text("track 2.wav")
+            expect(page.locator("#rows input:checked")).to_have_count(0)
+            expect(submit).to_be_disabled()
+            page.click("#skip")
+            expect(page.locator("#count-skipped")).to_have_text("1")
+            assert skips(db) == [(3, 0.0)]
+
+            # Keyboard only: 1 = foreground (and move on), ArrowDown, b = background, 0 = rest none.
+            expect(page.locator("#time")).to_have_text("0:05 – 0:10")
+            page.keyboard.press("1")
+            expect(page.locator('.row[data-instrument="piano"]')).to_have_attribute("aria-current", "true")
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("b")
+            expect(submit).to_be_disabled()
+            page.keyboard.press("0")
+            expect(submit).to_be_enabled()
+            page.keyboard.press("Enter")
+            expect(page.locator("#count-labeled")).to_have_text("2")
+            assert labels_of(db, 3, 5.0) == {"voice": "foreground", "piano": "none",
+                                             "saxophone": "background"}
+            page.keyboard.press("s")
+            expect(page.locator("#count-skipped")).to_have_text("2")
+            assert skips(db) == [(3, 0.0), (3, 10.0)]
+            expect(page.locator("#track")).to_have_text("track 0.wav")
+
+            # Enter with choices missing does not submit; it says why.
+            page.keyboard.press("3")
+            page.keyboard.press("Enter")
+            expect(page.locator("#status")).to_contain_text("every instrument")
+            expect(page.locator("#count-labeled")).to_have_text("2")
+
+            # A reload keeps the counters (they come from SQLite) and the current clip.
+            page.reload()
+            expect(page.locator("#count-labeled")).to_have_text("2")
+            expect(page.locator("#count-skipped")).to_have_text("2")
+            expect(page.locator("#track")).to_have_text("track 0.wav")
+        finally:
+            browser.close()
+    assert problems == []
