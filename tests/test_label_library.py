@@ -155,3 +155,31 @@ def test_clips_of_compressed_formats_decode(tmp_path: Path) -> None:
         clip = read_clip(str(path), start=5.0, duration=5.0, sample_rate=22050)
         assert abs(len(clip) - 5 * 22050) < 0.05 * 22050, ext
         assert 0.2 < float(np.abs(clip).max()) < 1.0, ext
+
+
+def test_a_real_scan_feeds_the_page(tmp_path: Path, tiny_model: Path) -> None:
+    """The contract with the scanner: its chunk_scores become clips the page can play."""
+    from audiofiles import tone, write_audio
+
+    from tagger.label.api import LabelApp, LabelOptions
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    write_audio(lib / "a.flac", tone(11.0, 22050), 22050)
+    write_audio(lib / "b.mp3", tone(4.0, 22050, freq=660.0), 22050)
+    db = tmp_path / "scan.db"
+    result = CliRunner().invoke(app, ["scan", str(lib), "--db", str(db), "--model", str(tiny_model),
+                                      "--workers", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    label_app = LabelApp(db, LabelOptions(instruments="sax,voice"))
+    assert label_app.instruments == ["saxophone", "voice"]
+    assert label_app.queue.remaining() == 2 + 1  # 11 s: 0-5, 5-10 (1-s tail folded); 4 s: one
+    state = label_app.next_payload()
+    assert set(state["chunk"]["guess"]) == {"saxophone", "voice"}
+    for _ in range(3):
+        chunk_id = label_app.next_payload()["chunk"]["id"]
+        assert label_app.audio(chunk_id)[:4] == b"RIFF"
+        label_app.submit({"chunk": chunk_id, "labels": {"saxophone": "none", "voice": "none"}})
+    assert label_app.next_payload()["chunk"] is None
+    with Store(db) as store:
+        assert len(list(labeled_examples(store, sample_rate=8000, window_s=2.0))) == 2 * 3 + 2

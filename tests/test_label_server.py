@@ -205,6 +205,11 @@ def test_bad_and_hostile_requests_get_4xx_json_and_change_nothing(served) -> Non
     assert status == 400 and body["error"]
     status, body = raw_exchange(server, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")
     assert status == 414
+    host = f"Host: 127.0.0.1:{port}\r\n\r\n".encode()
+    status, body = raw_exchange(server, b"BREW / HTTP/1.1\r\n" + host)
+    assert status == 405 and "BREW" in body["error"]
+    status, body = raw_exchange(server, b"GET http://[/x HTTP/1.1\r\n" + host)
+    assert status == 400 and "malformed" in body["error"]
     head = (f"POST /api/skip HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json"
             f"\r\nX-CSRF-Token: {server.app.token}\r\n").encode()
     status, body = raw_exchange(server, head + b"\r\n")

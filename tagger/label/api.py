@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ class LabelApp:
             yield store
         except StoreError as exc:
             raise ApiError(503, str(exc)) from None
+        except sqlite3.OperationalError as exc:  # locked for longer than the busy timeout...
+            raise ApiError(503, f"the database is busy or unavailable: {exc}") from None
         finally:
             store.close()
 

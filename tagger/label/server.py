@@ -115,6 +115,8 @@ class LabelHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         if self.request_version == "HTTP/0.9":  # an unparsable request line: still say why
             self.request_version = "HTTP/1.0"
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # the stdlib's answer to an unknown method
+            code, message = 405, f"method {str(self.command)[:20]!r} not allowed"
         text = message or HTTPStatus(code).phrase
         try:
             self._json(code, {"error": text})
@@ -199,8 +201,14 @@ class LabelHandler(BaseHTTPRequestHandler):
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse  # noqa: N815
 
+    def _path(self) -> str:
+        try:
+            return urlsplit(self.path).path
+        except ValueError:  # e.g. "http://[" : not a URL at all
+            raise ApiError(400, "malformed request target") from None
+
     def _get(self) -> None:
-        path = urlsplit(self.path).path
+        path = self._path()
         app = self.server.app
         if path in ("/", "/index.html"):
             self._send(200, self.server.page, "text/html; charset=utf-8")
@@ -223,7 +231,7 @@ class LabelHandler(BaseHTTPRequestHandler):
             raise ApiError(404, "not found")
 
     def _post(self) -> None:
-        path = urlsplit(self.path).path
+        path = self._path()
         if path not in ("/api/labels", "/api/skip"):
             raise ApiError(404, f"no such API route: {path[:100]}")
         body = self._check_post()
