@@ -10,8 +10,10 @@ DEMO_DB ?= build/demo.db
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml constraints.txt scripts/system-packages.txt
-	scripts/install-system-packages.sh scripts/system-packages.txt
+SYSTEM_PACKAGES := scripts/system-packages.txt scripts/system-packages-label.txt
+
+$(VENV)/.installed: pyproject.toml constraints.txt $(SYSTEM_PACKAGES)
+	scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: this resolves to the local CPU build instead of several GB of CUDA.

@@ -84,3 +84,17 @@ def test_kill_9_mid_scan_then_resume_stores_every_track_once(tmp_path: Path, tin
     assert len(per_track) == n_tracks and set(per_track.values()) == {14}
     orphans = conn.execute("SELECT COUNT(*) FROM segments WHERE track_id NOT IN (SELECT id FROM tracks)")
     assert orphans.fetchone()[0] == 0
+
+
+def test_write_tags_after_scan_and_the_next_scan_skips_the_file(tmp_path: Path, tiny_model: Path) -> None:
+    import mutagen
+
+    write_audio(tmp_path / "song.flac", tone(3.0), 44100, title="Song", artist="Me")
+    db = str(tmp_path / "t.db")
+    first = tagger("scan", str(tmp_path), "--db", db, "--model", str(tiny_model), "--write-tags")
+    assert first.returncode == 0, first.stderr
+    tags = mutagen.File(tmp_path / "song.flac")
+    assert tags["INSTRUMENTS_MODEL"] == ["tiny-test-0"]
+    assert tags["title"] == ["Song"]
+    second = tagger("scan", str(tmp_path), "--db", db, "--model", str(tiny_model))
+    assert "0 scanned, 1 unchanged" in second.stdout

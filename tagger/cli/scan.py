@@ -107,7 +107,8 @@ def scan_command(
             + (f", {len(report.problems)} unreadable path(s)" if report.problems else "")
             + f" — {report.audio_seconds / 60:.1f} min of audio in {report.elapsed_s:.1f} s"
             + (f" ({report.x_realtime:,.0f}x real time)" if report.scanned else "")
-            + f" [model {report.model}]",
+            + f" [model {report.model}]"
+            + (f"; tags written to {on_written.written} file(s)" if on_written else ""),
             highlight=False, soft_wrap=True,
         )
     if failed:

@@ -1,0 +1,31 @@
+"""``tagger scan --write-tags``: tag each batch of tracks right after it is stored."""
+
+from __future__ import annotations
+
+from tagger.cli.common import err_console
+from tagger.store import Store, TrackResult, path_key
+from tagger.store.db import display_path
+
+
+class TagWriterHook:
+    """Called by the scanner after each committed batch; writes tags, reports failures."""
+
+    def __init__(self, store: Store, *, quiet: bool):
+        self.store = store
+        self.quiet = quiet
+        self.written = 0
+        self.failed = 0
+
+    def __call__(self, results: list[TrackResult]) -> None:
+        from tagger.tags.apply import tag_tracks
+
+        keys = [path_key(r.path) for r in results if r.status == "ok"]
+        ids = [row[0] for key in keys
+               for row in self.store.conn.execute("SELECT id FROM tracks WHERE path_key = ?", (key,))]
+        for outcome in tag_tracks(self.store, ids):
+            if outcome.failed:
+                self.failed += 1
+                err_console.print(f"[red]error[/] tags not written to {display_path(outcome.path)}:"
+                                  f" {outcome.error}", highlight=False, soft_wrap=True)
+            elif outcome.status == "changed":
+                self.written += 1
