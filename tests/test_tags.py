@@ -17,7 +17,7 @@ from test_tags_support import (
     store_for, track_ids,
 )
 
-from tagger.tags import read_fields, tag_tracks, update_file
+from tagger.tags import TagError, read_fields, tag_tracks, update_file
 from tagger.tags.files import remove_stale_temps
 
 PRESENT = ["bass", "drums", "voice"]
@@ -200,3 +200,73 @@ def test_mode_is_kept(lib) -> None:
     os.chmod(path, 0o640)
     update_file(str(path), values={"INSTRUMENTS": ["synth"]})
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_audio_check_sees_a_single_changed_byte(pristine, tmp_path: Path, variant: str) -> None:
+    """The verifier that guards every write: tag changes pass, one flipped audio byte fails."""
+    from tagger.tags.formats import detect
+    from tagger.tags.payload import same_payload
+
+    src = pristine[variant]
+    container = detect(str(src))
+    retagged = tmp_path / f"retagged{src.suffix}"
+    update = tmp_path / src.name
+    update.write_bytes(src.read_bytes())
+    update_file(str(update), values={"INSTRUMENTS": ["organ"] * 50})  # a much bigger tag
+    retagged.write_bytes(update.read_bytes())
+    spans = container.audio_spans(str(src))
+    assert sum(n for _s, n in spans) > 1000
+    assert same_payload(str(src), spans, str(retagged), container.audio_spans(str(retagged)))
+    new_spans = container.audio_spans(str(retagged))
+    start, length = new_spans[len(new_spans) // 2]
+    data = bytearray(retagged.read_bytes())
+    data[start + length // 2] ^= 0x01
+    retagged.write_bytes(bytes(data))
+    assert not same_payload(str(src), spans, str(retagged), container.audio_spans(str(retagged)))
+
+
+def _v23_tag(frames: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"".join(fid + len(data).to_bytes(4, "big") + b"\x00\x00" + data for fid, data in frames)
+    body += b"\x00" * 64
+    size = len(body)
+    syncsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x03\x00\x00" + syncsafe + body
+
+
+def test_id3_tags_mutagen_would_rewrite_are_left_alone(pristine, tmp_path: Path) -> None:
+    """Two TPE1 frames would be merged into one by mutagen: refuse, and say so."""
+    audio = pristine["mp3v24"].read_bytes()[ID3(pristine["mp3v24"]).size:]
+    path = tmp_path / "dupes.mp3"
+    path.write_bytes(_v23_tag([(b"TIT2", b"\x00Song"), (b"TPE1", b"\x00Ann"),
+                               (b"TPE1", b"\x00Bob")]) + audio)
+    before = path.read_bytes()
+    with pytest.raises(TagError, match="duplicate or damaged frames.*TPE1"):
+        update_file(str(path), values={"INSTRUMENTS": ["bass"]})
+    assert path.read_bytes() == before
+    clean = tmp_path / "clean.mp3"
+    clean.write_bytes(_v23_tag([(b"TIT2", b"\x00Song"), (b"TPE1", b"\x00Ann")]) + audio)
+    assert update_file(str(clean), values={"INSTRUMENTS": ["bass"]}).written
+    assert clean.read_bytes()[3] == 3 and clean.read_bytes().endswith(audio)
+
+
+def test_tracks_can_be_rows_or_ids(lib, tmp_path: Path) -> None:
+    store = store_for(tmp_path / "t.db", [lib["ogg"], lib["wma"]])
+    rows = list(store.iter_tracks())
+    outcomes = list(tag_tracks(store, [rows[0], rows[1]["id"], rows[0]]))  # a repeat is done once
+    assert [o.status for o in outcomes] == ["changed", "changed"]
+
+
+def test_m4a_with_moov_before_mdat_keeps_its_chunk_offsets_right(pristine, tmp_path: Path) -> None:
+    """A growing tag in a front ``moov`` pushes ``mdat`` back: the chunk offsets must follow."""
+    import subprocess
+
+    path = tmp_path / "faststart.m4a"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(pristine["m4a"]),
+                    "-map", "0:a", "-c", "copy", "-movflags", "+faststart", str(path)], check=True)
+    data = path.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")
+    before_packets, before_pcm = packets(path), decoded(path)
+    update_file(str(path), values={"INSTRUMENTS": ["organ"] * 400})  # far beyond any padding
+    assert path.read_bytes().index(b"mdat") > data.index(b"mdat")
+    assert packets(path) == before_packets and decoded(path) == before_pcm

@@ -29,11 +29,15 @@ from typing import Any, Literal
 from tagger.store.db import Store, display_path
 from tagger.tags.backups import drop_backup, load_backup, save_backup
 from tagger.tags.fields import FIELDS, INSTRUMENTS, INSTRUMENTS_LEAD, INSTRUMENTS_MODEL
-from tagger.tags.files import FieldChange, FileState, read_fields, remove_stale_temps, update_file
+from tagger.tags.files import (
+    FieldChange, FileState, PendingWrite, commit_writes, discard, prepare_update, read_fields,
+    remove_stale_temps,
+)
 from tagger.tags.formats import TagError
 
 Status = Literal["changed", "unchanged", "skipped", "error"]
 TrackRef = int | Mapping[str, Any] | Any  # a track id, a ``tracks`` row, or a hit with .track_id
+BATCH = 32  # files committed together: their fsyncs share journal commits (see commit_writes)
 
 
 @dataclass
@@ -88,87 +92,129 @@ def tag_tracks(
     ``tracks`` are track ids, ``tracks`` rows (dicts with ``id``) or query hits (``.track_id``);
     each is re-read from the store, so sizes and mtimes just written by a scan are honoured.
     ``dry_run`` computes and returns the changes without touching files or the store.
+    Outcomes come in input order (a track listed twice is done once), a batch of ``BATCH`` at a
+    time: the batch's files are replaced together, then recorded in one store transaction.
     ``remove`` restores what the fields held before tagger first wrote them (the backup taken
     then). Without a backup (a store that never wrote this file) it deletes the fields only
     when ``INSTRUMENTS_MODEL`` marks them as tagger's, so a user's own INSTRUMENTS survives.
     """
+    seen: set[int] = set()
     cleaned: set[str] = set()
-    for ref in tracks:
-        track_id = _track_id(ref)
-        row = store.conn.execute(
-            "SELECT path_key, size, mtime_ns, model, status, error FROM tracks WHERE id = ?",
-            (track_id,),
-        ).fetchone()
-        if row is None:
-            yield TagOutcome(str(ref), track_id, "error", error="track is not in the store")
-            continue
-        key = bytes(row[0])
-        path = os.fsdecode(key)
-        if not dry_run:
-            folder = os.path.dirname(path)
-            if folder not in cleaned:
-                cleaned.add(folder)
-                remove_stale_temps(folder)
-        outcome = TagOutcome(display_path(key), track_id, "unchanged", dry_run=dry_run)
-        try:
-            if remove:
-                _remove_one(store, track_id, key, path, row, outcome)
-            else:
-                _write_one(store, track_id, key, path, row, outcome)
-        except TagError as exc:
-            outcome.status, outcome.error = "error", str(exc)
-        yield outcome
+    batch: list[_Item] = []
+    done: list[_Item] = []
+    try:
+        for ref in tracks:
+            track_id = _track_id(ref)
+            if track_id in seen:
+                continue
+            seen.add(track_id)
+            batch.append(_prepare(store, track_id, dry_run=dry_run, remove=remove,
+                                  cleaned=cleaned))
+            if len(batch) >= BATCH:
+                done, batch = batch, []
+                yield from _finish(store, done)
+        done, batch = batch, []
+        yield from _finish(store, done)
+    finally:
+        # Stopped early (Ctrl-C, an error, the caller closed us): temp files of uncommitted
+        # writes go; a committed one's temp name no longer exists, so this cannot touch it.
+        discard([item.pending for item in done + batch if item.pending is not None])
 
 
-def _write_one(store: Store, track_id: int, key: bytes, path: str, row: tuple[Any, ...],
-               outcome: TagOutcome) -> None:
+@dataclass
+class _Item:
+    """A track on its way: its outcome so far and, if it needs one, its pending file write."""
+
+    outcome: TagOutcome
+    key: bytes
+    pending: PendingWrite | None = None
+    drop_backup: bool = False  # remove mode: the backup is restored once this write lands
+
+
+def _prepare(store: Store, track_id: int, *, dry_run: bool, remove: bool,
+             cleaned: set[str]) -> _Item:
+    row = store.conn.execute(
+        "SELECT path_key, size, mtime_ns, model, status, error FROM tracks WHERE id = ?",
+        (track_id,),
+    ).fetchone()
+    if row is None:
+        return _Item(TagOutcome(f"track #{track_id}", track_id, "error",
+                                error="track is not in the store", dry_run=dry_run), b"")
+    key = bytes(row[0])
+    path = os.fsdecode(key)
+    if not dry_run:
+        folder = os.path.dirname(path)
+        if folder not in cleaned:
+            cleaned.add(folder)
+            remove_stale_temps(folder)
+    item = _Item(TagOutcome(display_path(key), track_id, "unchanged", dry_run=dry_run), key)
+    try:
+        if remove:
+            _prepare_remove(store, path, row, item)
+        else:
+            _prepare_write(store, path, row, item)
+    except TagError as exc:
+        item.outcome.status, item.outcome.error = "error", str(exc)
+        item.drop_backup = False
+    return item
+
+
+def _prepare_write(store: Store, path: str, row: tuple[Any, ...], item: _Item) -> None:
     _key, size, mtime_ns, model, status, error = row
     if status != "ok":
-        outcome.status = "skipped"
-        outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
+        item.outcome.status = "skipped"
+        item.outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
         return
 
     def backup(state: FileState) -> None:
-        save_backup(store, key, state.kind, state.snapshots)
+        save_backup(store, item.key, state.kind, state.snapshots)
 
-    update = update_file(
-        path, values=desired_fields(store, track_id, model), expected=(size, mtime_ns),
-        dry_run=outcome.dry_run, before_write=backup,
+    update, item.pending = prepare_update(
+        path, values=desired_fields(store, item.outcome.track_id or 0, model),
+        expected=(size, mtime_ns), dry_run=item.outcome.dry_run, before_write=backup,
     )
-    outcome.changes = update.changes
+    item.outcome.changes = update.changes
     if update.changes:
-        outcome.status = "changed"
-    if update.written:
-        store.conn.execute(
-            "UPDATE tracks SET size = ?, mtime_ns = ? WHERE id = ?",
-            (update.size, update.mtime_ns, track_id),
-        )
+        item.outcome.status = "changed"
 
 
-def _remove_one(store: Store, track_id: int, key: bytes, path: str, row: tuple[Any, ...],
-                outcome: TagOutcome) -> None:
+def _prepare_remove(store: Store, path: str, row: tuple[Any, ...], item: _Item) -> None:
     _key, size, mtime_ns, _model, _status, _error = row
-    backup = load_backup(store, key)
+    backup = load_backup(store, item.key)
     if backup is None and not read_fields(path).values[INSTRUMENTS_MODEL.name]:
         return  # no backup and no model stamp: whatever INSTRUMENTS holds, we did not write it
     restore = {f.name: (backup.snapshots.get(f.name) if backup else None) for f in FIELDS}
-    update = update_file(
+    update, item.pending = prepare_update(
         path, restore=restore, restore_kind=backup.kind if backup else None,
-        expected=(size, mtime_ns), dry_run=outcome.dry_run,
+        expected=(size, mtime_ns), dry_run=item.outcome.dry_run,
     )
-    outcome.changes = update.changes
+    item.outcome.changes = update.changes
     if update.changes:
-        outcome.status = "changed"
-    if outcome.dry_run:
-        return
-    with _transaction(store):
-        if update.written:
-            store.conn.execute(
+        item.outcome.status = "changed"
+    item.drop_backup = backup is not None and not item.outcome.dry_run
+
+
+def _finish(store: Store, items: list[_Item]) -> Iterator[TagOutcome]:
+    """Commit the batch's writes, record them in the store in one transaction, then report."""
+    writes = [item for item in items if item.pending is not None]
+    for item, error in zip(writes, commit_writes([item.pending for item in writes])):
+        if error is not None:
+            item.outcome.status, item.outcome.error = "error", str(error)
+            item.drop_backup = False
+    written = [item for item in writes if item.pending.update.written]
+    if written or any(item.drop_backup for item in items):
+        with _transaction(store):
+            store.conn.executemany(
                 "UPDATE tracks SET size = ?, mtime_ns = ? WHERE id = ?",
-                (update.size, update.mtime_ns, track_id),
+                [(i.pending.update.size, i.pending.update.mtime_ns, i.outcome.track_id)
+                 for i in written],
             )
-        if backup is not None:
-            drop_backup(store, key)
+            for item in items:
+                if item.drop_backup:
+                    drop_backup(store, item.key)
+    for item in items:
+        item.pending = None  # committed or failed: nothing left to discard
+        yield item.outcome
 
 
 class _transaction:

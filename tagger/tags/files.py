@@ -10,8 +10,9 @@ A write never touches the original in place. It goes:
    atomic), with the new tags;
 4. verify the copy: it parses, our fields read back as intended, every other tag entry is
    unchanged, and the audio payload is byte-identical to the original's;
-5. give it the original's mode, owner and extended attributes, fsync it, check the original
-   did not change meanwhile, ``os.replace`` it over the original, fsync the folder.
+5. give it the original's mode, owner and extended attributes;
+6. (:func:`commit_writes`, for a batch of files at once) fsync the new files, check each
+   original did not change meanwhile, ``os.replace`` it over the original, fsync the folders.
 
 A crash or ``kill -9`` at any moment leaves the original or the new file, never a mix: the
 only step that changes the original's path is the rename. A killed run can leave a temporary
@@ -22,19 +23,25 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-import secrets
 import stat
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import mutagen
 
+from tagger.tags.atomic import (
+    concurrently, copy_file, copy_metadata, fsync_dir, fsync_path, remove_stale_temps,
+    temp_path_for, unlink_quietly,
+)
 from tagger.tags.fields import FIELDS, FIELDS_BY_NAME, Snapshot
-from tagger.tags.formats import Container, TagError, copy_range, detect, fingerprint, id3_version
+from tagger.tags.formats import Container, TagError, detect, fingerprint, id3_version
 from tagger.tags.payload import PayloadError, same_payload
 
-_TEMP_RE = re.compile(r"^\..+\.tagger-(\d+)-[0-9a-f]+\.tmp$")
+__all__ = [
+    "FieldChange", "FileState", "FileUpdate", "PendingWrite", "commit_writes", "discard",
+    "prepare_update", "read_fields", "remove_stale_temps", "update_file",
+]
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,16 @@ def read_fields(path: str) -> FileState:
     return _state(container.load(path), container)
 
 
+@dataclass
+class PendingWrite:
+    """A verified temporary file waiting to replace ``path`` (see :func:`commit_writes`)."""
+
+    path: str
+    tmp: str
+    st: os.stat_result  # the original's, when it was checked
+    update: FileUpdate
+
+
 def update_file(
     path: str,
     *,
@@ -102,18 +119,43 @@ def update_file(
 ) -> FileUpdate:
     """Set (``values``; ``[]`` deletes) or restore (``restore``: snapshots) our fields.
 
-    Snapshots taken from another tag kind than the file has now (``restore_kind``) cannot be
-    put back; the fields are then just removed.
+    One file, start to finish: :func:`prepare_update` then :func:`commit_writes`. Raises
+    :class:`TagError` with a one-line reason; the file is then as it was.
+    """
+    update, pending = prepare_update(path, values=values, restore=restore,
+                                     restore_kind=restore_kind, expected=expected,
+                                     dry_run=dry_run, before_write=before_write)
+    if pending is not None:
+        [error] = commit_writes([pending])
+        if error is not None:
+            raise error
+    return update
 
-    ``expected`` is ``(size, mtime_ns)`` from the store: a file that differs has changed since
-    it was scanned and is refused, because its analysis may no longer describe it.
-    ``before_write`` runs after every check, just before the file is replaced, with the
-    file's previous state: the caller stores its backup there, so a backup always exists
-    before the first change. Raises :class:`TagError` with a one-line reason.
+
+def prepare_update(
+    path: str,
+    *,
+    values: Mapping[str, list[str]] | None = None,
+    restore: Mapping[str, Snapshot] | None = None,
+    restore_kind: str | None = None,
+    expected: tuple[int | None, int | None] | None = None,
+    dry_run: bool = False,
+    before_write: Callable[[FileState], None] | None = None,
+) -> tuple[FileUpdate, PendingWrite | None]:
+    """Check, diff, and write + verify the new version beside the file; replace nothing yet.
+
+    Snapshots taken from another tag kind than the file has now (``restore_kind``) cannot be
+    put back; the fields are then just removed. ``expected`` is ``(size, mtime_ns)`` from the
+    store: a file that differs has changed since it was scanned and is refused, because its
+    analysis may no longer describe it. ``before_write`` runs after every check, before the
+    temporary file is made, with the file's previous state: the caller stores its backup
+    there, so a backup always exists before the first change. Returns the diff and, when there
+    is something to write (and not ``dry_run``), the pending write; raises :class:`TagError`.
     """
     st = _check_file(path, expected)
     container = detect(path)
     mf = container.load(path)
+    container.check_id3(path, mf)
     before = _state(mf, container)
     for name, new_values in (values or {}).items():
         style = FIELDS_BY_NAME[name].style(container.kind)
@@ -130,12 +172,54 @@ def update_file(
                if after[n] != before.values[n]]
     update = FileUpdate(changes=changes, size=st.st_size, mtime_ns=st.st_mtime_ns)
     if not changes or dry_run:
-        return update
+        return update, None
     if before_write is not None:
         before_write(before)
-    new_st = _replace_atomically(path, st, mf, container, expected_fields=after)
-    update.written, update.size, update.mtime_ns = True, new_st.st_size, new_st.st_mtime_ns
-    return update
+    tmp = _write_temp(path, st, mf, container, expected_fields=after)
+    return update, PendingWrite(path, tmp, st, update)
+
+
+def commit_writes(pending: list[PendingWrite]) -> list[TagError | None]:
+    """Make the temporary files durable, then rename each over its original.
+
+    The fsyncs run concurrently, so the file system commits its journal once for the batch
+    instead of once per file (measured: ~0.2 ms instead of ~4 ms per file on ext4); then each
+    original is checked unchanged since :func:`prepare_update` and atomically replaced, and
+    each folder is fsynced once so the renames are durable too. Returns per write None
+    (done: ``update`` holds the new size and mtime) or the error (original left as it was).
+    """
+    errors: list[TagError | None] = [None] * len(pending)
+    synced = concurrently(fsync_path, [p.tmp for p in pending])
+    folders: set[str] = set()
+    for i, (p, sync_error) in enumerate(zip(pending, synced)):
+        try:
+            if sync_error is not None:
+                raise sync_error
+            now = os.stat(p.path)
+            if (now.st_size, now.st_mtime_ns, now.st_ino) != (
+                p.st.st_size, p.st.st_mtime_ns, p.st.st_ino
+            ):
+                raise TagError("file changed while its tags were being written; left as it was")
+            os.replace(p.tmp, p.path)
+            new = os.stat(p.path)
+            p.update.written, p.update.size, p.update.mtime_ns = True, new.st_size, new.st_mtime_ns
+            folders.add(os.path.dirname(p.path) or ".")
+        except FileNotFoundError:
+            errors[i] = TagError("file vanished while its tags were being written")
+        except OSError as exc:
+            errors[i] = TagError(f"write failed, file left as it was: {exc.strerror or exc}")
+        except TagError as exc:
+            errors[i] = exc
+        if errors[i] is not None:
+            unlink_quietly(p.tmp)
+    concurrently(fsync_dir, sorted(folders))
+    return errors
+
+
+def discard(pending: list[PendingWrite]) -> None:
+    """Delete the temporary files of writes that will not be committed (e.g. on Ctrl-C)."""
+    for p in pending:
+        unlink_quietly(p.tmp)
 
 
 def _check_file(path: str, expected: tuple[int | None, int | None] | None) -> os.stat_result:
@@ -162,22 +246,17 @@ def _check_file(path: str, expected: tuple[int | None, int | None] | None) -> os
     return st
 
 
-def temp_path_for(path: str) -> str:
-    """A hidden name beside ``path`` that says which process made it."""
-    folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}.tagger-{os.getpid()}-{secrets.token_hex(4)}.tmp")
-
-
-def _replace_atomically(
+def _write_temp(
     path: str, st: os.stat_result, mf: mutagen.FileType, container: Container,
     *, expected_fields: dict[str, list[str]],
-) -> os.stat_result:
+) -> str:
+    """The new version of ``path`` beside it, verified and with the original's metadata."""
     tmp = temp_path_for(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
         if container.name != "mp3":  # mp3 is rebuilt from the tag and the original's tail
-            _copy_file(path, tmp)
+            copy_file(path, tmp)
         try:
             container.save(mf, path, tmp)
         except TagError:
@@ -185,26 +264,16 @@ def _replace_atomically(
         except Exception as exc:
             raise TagError(f"mutagen could not write the tags: {_one_line(exc)}") from None
         _verify(path, tmp, mf, container, expected_fields)
-        _copy_metadata(path, st, tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        now = os.stat(path)
-        if (now.st_size, now.st_mtime_ns, now.st_ino) != (st.st_size, st.st_mtime_ns, st.st_ino):
-            raise TagError("file changed while its tags were being written; left as it was")
-        os.replace(tmp, path)
+        copy_metadata(path, st, tmp)
     except OSError as exc:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         if exc.errno == errno.ENOSPC:
             raise TagError("disk full; file left as it was") from None
         raise TagError(f"write failed, file left as it was: {exc.strerror or exc}") from None
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
-    _fsync_dir(os.path.dirname(path) or ".")
-    return os.stat(path)
+    return tmp
 
 
 def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
@@ -224,87 +293,14 @@ def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
         raise TagError("other tags would change; left as it was")
     try:
         same = same_payload(path, container.audio_spans(path), tmp, container.audio_spans(tmp))
-    except (PayloadError, OSError, ValueError) as exc:
+        same = same and container.audio_layout(path) == container.audio_layout(tmp)
+    except (PayloadError, OSError, ValueError, struct.error) as exc:
         raise TagError(f"cannot locate the audio data to verify it ({exc})") from None
     if not same:
         raise TagError("the audio data would change; left as it was")
-
-
-def _copy_file(src: str, dst: str) -> None:
-    """A byte copy in the kernel (``copy_file_range``: reflinks on btrfs/XFS)."""
-    with open(src, "rb") as fsrc, open(dst, "wb") as fdst:
-        copy_range(fsrc, 0, os.fstat(fsrc.fileno()).st_size, fdst)
-
-
-def _copy_metadata(path: str, st: os.stat_result, tmp: str) -> None:
-    """Mode, owner/group and extended attributes of the original go to the new file."""
-    os.chmod(tmp, stat.S_IMODE(st.st_mode))
-    tst = os.stat(tmp)
-    if (tst.st_uid, tst.st_gid) != (st.st_uid, st.st_gid):
-        try:
-            os.chown(tmp, st.st_uid, st.st_gid)
-        except PermissionError:
-            raise TagError("cannot keep the file's owner/group (not ours); left as it was") from None
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))  # chown clears set-id bits
-    try:
-        names = os.listxattr(path)
-    except OSError:
-        return
-    for name in names:
-        try:
-            os.setxattr(tmp, name, os.getxattr(path, name))
-        except OSError:
-            pass  # best effort: e.g. security.* needs privileges we may not have
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def remove_stale_temps(folder: str) -> int:
-    """Delete temporary files left in ``folder`` by killed tagger processes; returns how many."""
-    removed = 0
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return 0
-    for name in names:
-        m = _TEMP_RE.match(name)
-        if not m:
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        _unlink_quietly(os.path.join(folder, name))
-        removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

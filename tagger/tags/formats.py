@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -50,6 +51,8 @@ class Container:
     kind: TagKind
     spans: payload.PayloadFn
     load_kwargs: dict[str, Any] = field(default_factory=dict)
+    id3_offset: Callable[[BinaryIO, int], int | None] | None = None  # where an ID3 tag starts
+    layout: Callable[[BinaryIO, int], Any] | None = None  # how the index points into the audio
 
     def load(self, path: str) -> mutagen.FileType:
         try:
@@ -75,9 +78,27 @@ class Container:
         else:
             mf.save(dst)
 
+    def check_id3(self, path: str, mf: mutagen.FileType) -> None:
+        """Refuse a tag mutagen would not write back frame for frame (see ``id3check``)."""
+        if self.id3_offset is None or not mf.tags.size:
+            return
+        from tagger.tags.id3check import check_roundtrip
+
+        with open(path, "rb") as f:
+            offset = self.id3_offset(f, os.fstat(f.fileno()).st_size)
+            if offset is not None:
+                check_roundtrip(f, offset, mf)
+
     def audio_spans(self, path: str) -> list[payload.Span]:
         with open(path, "rb") as f:
             return self.spans(f, os.fstat(f.fileno()).st_size)
+
+    def audio_layout(self, path: str) -> Any:
+        """What must not change besides the audio bytes (MP4: chunk offsets), or None."""
+        if self.layout is None:
+            return None
+        with open(path, "rb") as f:
+            return self.layout(f, os.fstat(f.fileno()).st_size)
 
 
 def id3_version(mf: mutagen.FileType) -> int:
@@ -124,13 +145,15 @@ def copy_range(fsrc: BinaryIO, start: int, length: int, fdst: BinaryIO) -> None:
 
 
 CONTAINERS: tuple[Container, ...] = (
-    Container("mp3", MP3, "id3", payload.mp3_spans, _ID3_KW),
-    Container("wav", WAVE, "id3", payload.wav_spans, _ID3_KW),
-    Container("aiff", AIFF, "id3", payload.aiff_spans, _ID3_KW),
+    Container("mp3", MP3, "id3", payload.mp3_spans, _ID3_KW, lambda f, size: 0),
+    Container("wav", WAVE, "id3", payload.wav_spans, _ID3_KW,
+              partial(payload.iff_chunk_offset, little=True, chunk_id=b"id3 ")),
+    Container("aiff", AIFF, "id3", payload.aiff_spans, _ID3_KW,
+              partial(payload.iff_chunk_offset, little=False, chunk_id=b"id3 ")),
     Container("flac", FLAC, "vorbis", payload.flac_spans),
     Container("ogg", OggVorbis, "vorbis", payload.vorbis_spans),
     Container("opus", OggOpus, "vorbis", payload.opus_spans),
-    Container("m4a", MP4, "mp4", payload.mp4_spans),
+    Container("m4a", MP4, "mp4", payload.mp4_spans, layout=payload.mp4_layout),
     Container("wma", ASF, "asf", payload.asf_spans),
 )
 

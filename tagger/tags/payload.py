@@ -30,7 +30,11 @@ class PayloadError(Exception):
 def id3v2_end(f: BinaryIO) -> int:
     """Offset just past a leading ID3v2 tag (header + body + footer), 0 when there is none."""
     f.seek(0)
-    head = f.read(10)
+    return id3v2_total_size(f.read(10))
+
+
+def id3v2_total_size(head: bytes) -> int:
+    """Size of the ID3v2 tag starting with the 10-byte header ``head`` (0: not a tag)."""
     if len(head) < 10 or head[:3] != b"ID3":
         return 0
     b = head[6:10]
@@ -81,6 +85,20 @@ def _iff_spans(f: BinaryIO, size: int, *, little: bool, tag_ids: tuple[bytes, ..
     return spans
 
 
+def iff_chunk_offset(f: BinaryIO, size: int, *, little: bool, chunk_id: bytes) -> int | None:
+    """Offset of the data of the first chunk named ``chunk_id`` (any case), or None."""
+    fmt = "<I" if little else ">I"
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        head = f.read(8)
+        if head[:4].lower() == chunk_id:
+            return pos + 8
+        length = struct.unpack(fmt, head[4:8])[0]
+        pos += 8 + length + (length & 1)
+    return None
+
+
 def wav_spans(f: BinaryIO, size: int) -> list[Span]:
     return _iff_spans(f, size, little=True, tag_ids=(b"id3 ",))
 
@@ -111,6 +129,54 @@ def mp4_spans(f: BinaryIO, size: int) -> list[Span]:
     if not spans:
         raise PayloadError("no mdat box")
     return spans
+
+
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+
+
+def mp4_layout(f: BinaryIO, size: int) -> list[int]:
+    """Where each chunk table entry (``stco``/``co64``) points, *as a position in the audio*.
+
+    Moving ``mdat`` (a bigger ``moov`` before it) is fine as long as mutagen rewrote the chunk
+    offsets to match; equal byte payloads alone would not notice if it had not.
+    """
+    spans = mp4_spans(f, size)
+    offsets: list[int] = []
+
+    def walk(start: int, end: int) -> None:
+        pos = start
+        while pos + 8 <= end:
+            f.seek(pos)
+            length, kind = struct.unpack(">I4s", f.read(8))
+            header = 8
+            if length == 1:
+                length, header = struct.unpack(">Q", f.read(8))[0], 16
+            elif length == 0:
+                length = end - pos
+            if length < header:
+                raise PayloadError(f"bad MP4 box size at offset {pos}")
+            if kind in _MP4_CONTAINERS:
+                walk(pos + header, min(pos + length, end))
+            elif kind in (b"stco", b"co64"):
+                f.seek(pos + header + 4)
+                count = struct.unpack(">I", f.read(4))[0]
+                width = 4 if kind == b"stco" else 8
+                data = f.read(count * width)
+                offsets.extend(struct.unpack(f">{count}{'I' if width == 4 else 'Q'}", data))
+            pos += length
+
+    walk(0, size)
+    relative = []
+    for off in offsets:
+        base = 0
+        for start, length in spans:
+            if start <= off < start + length:
+                relative.append(base + off - start)
+                break
+            base += length
+        else:
+            relative.append(-1)  # points outside every mdat: still must match before/after
+    return relative
 
 
 def asf_spans(f: BinaryIO, size: int) -> list[Span]:
