@@ -1,0 +1,70 @@
+"""``tagger export``: every track as JSON lines in the DESIGN.md export format (a contract)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tagger.cli.app import app
+from tagger.cli.common import DbOption, QuietOption, err_console, fail, open_store
+from tagger.export import export_tracks, write_jsonl, write_jsonl_file
+
+
+def _with_progress(
+    records: Iterator[dict[str, Any]], total: int, progress: Progress
+) -> Iterator[dict[str, Any]]:
+    task = progress.add_task("export", total=total)
+    for record in records:
+        yield record
+        progress.advance(task)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit-time flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+@app.command("export")
+def export_command(
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", dir_okay=False,
+        help="Write to this file (atomically) instead of stdout.")] = None,
+    status: Annotated[str, typer.Option("--status", help="all, ok or error.")] = "all",
+    db: DbOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Write every track as one JSON object per line (the DESIGN.md export format)."""
+    if status not in ("all", "ok", "error"):
+        fail(f"--status must be all, ok or error, not {status!r}")
+    store = open_store(db, must_exist=True)
+    try:
+        records = export_tracks(store, status=None if status == "all" else status)
+        if output is None:
+            try:
+                write_jsonl(records, sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `tagger export | head`
+                _silence_stdout()
+                raise typer.Exit(0)
+            return
+        counts = store.counts()
+        total = sum(counts.values()) if status == "all" else counts.get(status, 0)
+        progress = Progress(TextColumn("[bold]export"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=err_console, transient=True,
+                            disable=quiet or not err_console.is_terminal)
+        try:
+            with progress:
+                n = write_jsonl_file(_with_progress(records, total, progress), output)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        if not quiet:
+            err_console.print(f"exported {n:,} tracks to {output}", highlight=False, markup=False)
+    finally:
+        store.close()

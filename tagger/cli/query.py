@@ -1,0 +1,171 @@
+"""``tagger query``: find tracks by instrument; a table, JSON, paths or an M3U playlist.
+
+Thin over :mod:`tagger.query`. Kept light to import (no torch, no librosa): it is the command
+people run in pipes, so its start-up time is most of its run time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tagger.cli.app import app
+from tagger.cli.common import DbOption, QuietOption, console, err_console, fail, open_store
+from tagger.query import QueryError, QuerySpec, TrackHit, UnknownInstrumentError, run_query, write_m3u
+
+# A terminal table of 10,000 rows helps nobody and takes seconds to lay out; past this many the
+# table stops with a note pointing at --limit/--paths/--json (which always give everything).
+TABLE_MAX_ROWS = 500
+
+
+def format_duration(seconds: float | None) -> str:
+    """``212.4`` -> ``3:32``; ``3725`` -> ``1:02:05``; unknown -> ``?``."""
+    if seconds is None:
+        return "?"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _instrument_cell(hit: TrackHit) -> str:
+    if hit.status != "ok":
+        return f"[red]error: {escape(hit.error or 'unknown')}[/]"
+    parts = []
+    for m in hit.matched:
+        role = {"foreground": " [bold]lead[/]", "background": ""}.get(m.role or "", "")
+        parts.append(f"{m.instrument} [cyan]{m.score:.2f}[/] {m.coverage:.0%}{role}")
+    return "\n".join(parts) or "[dim]-[/]"
+
+
+def _table(hits: list[TrackHit]) -> Table:
+    table = Table(show_lines=False, header_style="bold", pad_edge=False)
+    table.add_column("path", overflow="fold", ratio=3)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("instruments (score, coverage)", ratio=2)
+    table.add_column("format", no_wrap=True)
+    for hit in hits[:TABLE_MAX_ROWS]:
+        table.add_row(escape(hit.path), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
+    return table
+
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit-time flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+def _write_paths(hits: list[TrackHit]) -> None:
+    """One path per line, as the file system's exact bytes (names need not be UTF-8)."""
+    out = sys.stdout.buffer
+    try:
+        out.write(b"".join(hit.path_key + b"\n" for hit in hits))
+        out.flush()
+    except BrokenPipeError:  # `tagger query --paths | head`
+        _silence_stdout()
+        raise typer.Exit(0)
+
+
+QUERY_HELP = (
+    "Find tracks by the instruments in them, best match first.\n\n"
+    "Examples: `tagger query --has sax`; `tagger query --has guitar --has vocals --role "
+    "foreground`; `tagger query --any flute,clarinet --not drums --paths | mpv --playlist=-`."
+)
+
+
+def _opt(*names: str, help: str, **kw: object) -> typer.models.OptionInfo:  # noqa: A002
+    """A ``typer.Option`` that hides the (empty-list) default in --help."""
+    return typer.Option(*names, help=help, show_default=False, **kw)  # type: ignore[arg-type]
+
+
+Names = Annotated[list[str], _opt("--has", help="Instrument that must be present (repeatable: all"
+                                  " of them). Classes, aliases (sax, vocals) or groups (guitar,"
+                                  " strings, keys).")]
+AnyNames = Annotated[list[str], _opt("--any", help="At least one of these (comma-separated,"
+                                     " repeatable).")]
+NotNames = Annotated[list[str], _opt("--not", help="Exclude tracks where this is present"
+                                     " (repeatable).")]
+Formats = Annotated[list[str], _opt("--format", help="Only these formats (mp3, flac...;"
+                                    " comma-separated, repeatable).")]
+Unit = Optional[float]
+
+
+@app.command("query", help=QUERY_HELP)
+def query_command(
+    has: Names = [],  # noqa: B006 (typer needs a literal default)
+    any_: AnyNames = [],  # noqa: B006
+    not_: NotNames = [],  # noqa: B006
+    min_score: Annotated[Unit, _opt("--min-score", min=0.0, max=1.0,
+                                    help="Asked instruments need at least this score.")] = None,
+    min_coverage: Annotated[Unit, _opt("--min-coverage", min=0.0, max=1.0,
+                                       help="Asked instruments need at least this fraction of"
+                                       " the track.")] = None,
+    role: Annotated[Optional[str], _opt("--role", help="foreground (lead/solo) or"
+                                        " background.")] = None,
+    path: Annotated[Optional[str], _opt("--path", help="Only paths matching this glob"
+                                        " (e.g. '*/Jazz/*').")] = None,
+    path_contains: Annotated[Optional[str], _opt("--path-contains", help="Only paths containing"
+                                                 " this text (any case).")] = None,
+    formats: Formats = [],  # noqa: B006
+    status: Annotated[str, typer.Option("--status", help="ok, error or all.")] = "ok",
+    limit: Annotated[Optional[int], _opt("--limit", min=0, help="At most this many tracks"
+                                         " (best first).")] = None,
+    as_json: Annotated[bool, _opt("--json", help="A JSON array.")] = False,
+    as_jsonl: Annotated[bool, _opt("--jsonl", help="One JSON object per line.")] = False,
+    paths_only: Annotated[bool, _opt("--paths", help="Only paths, one per line (for"
+                                     " piping).")] = False,
+    m3u: Annotated[Optional[Path], _opt("--m3u", dir_okay=False, help="Write the matches as an"
+                                        " extended M3U playlist.")] = None,
+    db: DbOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Find tracks by instrument (the help text is QUERY_HELP)."""
+    if sum((as_json, as_jsonl, paths_only)) > 1:
+        fail("choose one of --json, --jsonl and --paths")
+    if status not in ("ok", "error", "all"):
+        fail(f"--status must be ok, error or all, not {status!r}")
+    if role is not None:
+        role = role.strip().lower()
+    spec = QuerySpec(
+        has=has, any=any_, not_=not_, min_score=min_score, min_coverage=min_coverage, role=role,
+        path_glob=path, path_contains=path_contains,
+        formats=[f for value in formats for f in value.split(",")],
+        status=None if status == "all" else status, limit=limit,
+    )
+    store = open_store(db, must_exist=True)
+    try:
+        hits = run_query(store, spec)
+    except (UnknownInstrumentError, QueryError) as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+
+    if m3u is not None:
+        try:
+            write_m3u(hits, m3u)
+        except OSError as exc:
+            fail(f"cannot write {m3u}: {exc.strerror or exc}")
+        if not quiet:
+            err_console.print(f"wrote {len(hits):,} tracks to {m3u}", highlight=False, markup=False)
+    if as_json:
+        sys.stdout.write(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1) + "\n")
+    elif as_jsonl:
+        sys.stdout.write("".join(json.dumps(h.to_dict(), ensure_ascii=False) + "\n" for h in hits))
+    elif paths_only:
+        _write_paths(hits)
+    elif m3u is None and hits:
+        console.print(_table(hits))
+        if len(hits) > TABLE_MAX_ROWS:
+            err_console.print(f"[dim]showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
+                              " --paths or --json for all[/]", highlight=False)
+        elif not quiet:
+            console.print(f"{len(hits):,} track{'s' * (len(hits) != 1)}", highlight=False)
+    if not hits and not quiet:
+        err_console.print("no tracks match", highlight=False)

@@ -1,0 +1,113 @@
+"""`tagger show`: the terminal timeline, --json, --plot over a real decoded wav, and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audiofiles import tone, write_audio
+from library_store import fill_store, track_result
+from tagger.cli.app import app
+from tagger.show import (BACKGROUND_CHAR, FOREGROUND_CHAR, AudioUnavailableError,
+                         TrackNotFoundError, plot_track, resolve_track, time_ticks, timeline_lines)
+from tagger.store import SegmentRow, Store
+
+runner = CliRunner()
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Store:
+    s = fill_store(tmp_path / "lib.db")
+    yield s
+    s.close()
+
+
+def lines_of(store: Store, name: str, width: int = 100) -> list[str]:
+    row = resolve_track(store, name)
+    return [t.plain for t in timeline_lines(row, store.instruments(row["id"]),
+                                            store.segments(row["id"]), width=width)]
+
+
+def test_timeline_rows_bars_and_axis(store: Store) -> None:
+    lines = lines_of(store, "jazz/So What.flac", width=100)
+    assert lines[0].startswith("/music/jazz/So What.flac  3:20  flac  model tagger-1.0")
+    rows = [l for l in lines if "│" in l]
+    assert [r.split()[0] for r in rows] == ["saxophone", "drums", "trumpet", "bass", "piano"]
+    sax = rows[0]
+    assert "0.95" in sax and "50%" in sax and sax.endswith("lead")
+    bar = sax[sax.index("│") + 1:sax.rindex("│")]
+    # Sax plays the first and last quarter (foreground): full blocks there, dots in between.
+    quarter = len(bar) // 4
+    assert set(bar[:quarter - 1]) == {FOREGROUND_CHAR} and set(bar[-quarter + 1:]) == {FOREGROUND_CHAR}
+    assert set(bar[quarter + 1:-quarter - 1]) == {"·"}
+    piano = rows[-1]
+    assert BACKGROUND_CHAR in piano and FOREGROUND_CHAR not in piano
+    assert all(len(r) <= 100 + len(" lead") for r in rows)
+    axis, labels = lines[1 + len(rows) + 1], lines[1 + len(rows) + 2]
+    assert axis.strip().startswith("└┬") and axis.endswith("┘")
+    assert labels.split()[:3] == ["0:00", "0:30", "1:00"]
+    assert lines[-1].startswith("not present: ") and "clarinet 0.10" in lines[-1]
+
+
+def test_timeline_error_and_empty(store: Store, tmp_path: Path) -> None:
+    assert lines_of(store, "Corrupt.mp3") == [
+        "/music/broken/Corrupt.mp3  ?  mp3  model tagger-1.0", "error: decode failed: invalid data"]
+    store.write_results([track_result("/music/silence.wav", 30.0, "wav", {})])
+    assert "no instrument present" in lines_of(store, "silence.wav")
+
+
+def test_time_ticks() -> None:
+    assert time_ticks(200.0, 80) == [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
+    assert time_ticks(10.0, 80) == [float(t) for t in range(11)]
+    assert time_ticks(0.0, 80) == [0.0]
+
+
+def test_resolve_track_errors(store: Store) -> None:
+    with pytest.raises(TrackNotFoundError, match="several tracks"):
+        resolve_track(store, ".flac")
+    with pytest.raises(TrackNotFoundError, match="no track 'nope.mp3'"):
+        resolve_track(store, "nope.mp3")
+    assert resolve_track(store, "/music/rock/Riff.mp3")["format"] == "mp3"
+
+
+def test_cli_show_text_and_json(store: Store) -> None:
+    result = runner.invoke(app, ["show", "--db", str(store.path), "Riff.mp3"])
+    assert result.exit_code == 0, result.output
+    assert "electric_guitar" in result.stdout and FOREGROUND_CHAR in result.stdout
+    result = runner.invoke(app, ["show", "--db", str(store.path), "Riff.mp3", "--json"])
+    record = json.loads(result.stdout)
+    assert record["path"] == "/music/rock/Riff.mp3" and len(record["instruments"]) == 14
+    assert record["instruments"]["voice"]["role"] == "foreground"
+
+
+def test_cli_show_unknown_track_is_usage_error(store: Store) -> None:
+    result = runner.invoke(app, ["show", "--db", str(store.path), "Nothing.mp3"])
+    assert result.exit_code == 2
+    assert "no track 'Nothing.mp3'" in result.output and "Traceback" not in result.output
+
+
+def test_plot_writes_png(tmp_path: Path) -> None:
+    wav = write_audio(tmp_path / "song.wav", tone(8.0, 16000), 16000)
+    with Store(tmp_path / "p.db") as s:
+        result = track_result(str(wav), 8.0, "wav", {"piano": (0.9, 0.5, "foreground"),
+                                                      "voice": (0.7, 0.25, "background")})
+        result.segments.append(SegmentRow("piano", 3.0, 3.5, 0.6, "background"))
+        s.write_results([result])
+        out = tmp_path / "plots" / "song.png"
+        cli = runner.invoke(app, ["show", "--db", str(s.path), "song.wav", "--plot", str(out),
+                                  "--sample-rate", "16000"])
+        assert cli.exit_code == 0, cli.output
+        assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 10_000
+        assert "wrote" in cli.output
+        assert [p.name for p in out.parent.iterdir()] == ["song.png"]
+
+        wav.unlink()
+        with pytest.raises(AudioUnavailableError, match="missing"):
+            plot_track(s, s.find_track(str(wav)), tmp_path / "x.png")
+        cli = runner.invoke(app, ["show", "--db", str(s.path), "song.wav", "--plot", str(out)])
+        assert cli.exit_code == 1
+        assert "missing" in cli.output and "Traceback" not in cli.output
