@@ -248,13 +248,25 @@ def test_id3_tags_mutagen_would_rewrite_are_left_alone(pristine, tmp_path: Path)
     clean.write_bytes(_v23_tag([(b"TIT2", b"\x00Song"), (b"TPE1", b"\x00Ann")]) + audio)
     assert update_file(str(clean), values={"INSTRUMENTS": ["bass"]}).written
     assert clean.read_bytes()[3] == 3 and clean.read_bytes().endswith(audio)
+    # UTF-8 text is not valid in ID3v2.3; mutagen writes it back as UTF-16, same text.
+    utf8 = tmp_path / "utf8.mp3"
+    utf8.write_bytes(_v23_tag([(b"TIT2", b"\x03Caf\xc3\xa9")]) + audio)
+    assert update_file(str(utf8), values={"INSTRUMENTS": ["bass"]}).written
+    assert ID3(utf8)["TIT2"].text == ["Café"]
 
 
-def test_tracks_can_be_rows_or_ids(lib, tmp_path: Path) -> None:
-    store = store_for(tmp_path / "t.db", [lib["ogg"], lib["wma"]])
-    rows = list(store.iter_tracks())
-    outcomes = list(tag_tracks(store, [rows[0], rows[1]["id"], rows[0]]))  # a repeat is done once
-    assert [o.status for o in outcomes] == ["changed", "changed"]
+def test_tracks_can_be_ids_rows_scan_results_or_paths(lib, tmp_path: Path) -> None:
+    from tagger.store.db import TrackResult
+
+    store = store_for(tmp_path / "t.db", [lib["ogg"], lib["wma"], lib["aiff"], lib["flac"]])
+    rows = {Path(r["path"]).name: r for r in store.iter_tracks()}
+    result = TrackResult(path=os.path.realpath(lib["aiff"]), size=0, mtime_ns=0, model=MODEL)
+    refs = [rows[lib["ogg"].name], rows[lib["wma"].name]["id"], result, str(lib["flac"]),
+            rows[lib["ogg"].name], tmp_path / "unknown.mp3"]  # a repeat is done once
+    outcomes = list(tag_tracks(store, refs))
+    assert [(Path(o.path).name, o.status) for o in outcomes] == [
+        (lib["ogg"].name, "changed"), (lib["wma"].name, "changed"), (lib["aiff"].name, "changed"),
+        (lib["flac"].name, "changed"), ("unknown.mp3", "error")]
 
 
 def test_m4a_with_moov_before_mdat_keeps_its_chunk_offsets_right(pristine, tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def test_failures_exit_1_with_a_summary_and_the_rest_is_tagged(lib, tmp_path: Pa
     result = tag(tmp_path, str(tmp_path / "music"), str(tmp_path / "nowhere.mp3"))
     assert result.exit_code == 1
     assert "nowhere.mp3: not in the store" in result.output
-    assert "track_flac.flac: file is read-only" in result.output
+    assert "track_flac.flac: file is read-only (no write permission)" in result.output
     assert "2 file(s) tagged, 0 already up to date, 2 failed" in result.output
     assert raw_values(lib["m4a"], "m4a", "INSTRUMENTS_MODEL") == ["tagger-as-0.1"]
 

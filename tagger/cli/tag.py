@@ -87,8 +87,8 @@ def _read(path: Path, as_json: bool) -> None:
         return
     table = Table(title=f"{escape(display_path(path))} ({state.format})", title_justify="left")
     table.add_column("field")
-    table.add_column("stored as")
-    table.add_column("values")
+    table.add_column("stored as", overflow="fold")
+    table.add_column("values", overflow="fold")
     for f in FIELDS:
         values = state.values[f.name]
         table.add_row(f.name, state.labels[f.name],
@@ -115,8 +115,10 @@ def tag_command(
         "--any", help="Only tracks with any of these (comma-separated).")] = None,
     not_: Annotated[Optional[list[str]], typer.Option(
         "--not", help="Leave out tracks with this instrument.")] = None,
-    min_score: Annotated[Optional[float], typer.Option("--min-score")] = None,
-    min_coverage: Annotated[Optional[float], typer.Option("--min-coverage")] = None,
+    min_score: Annotated[Optional[float], typer.Option(
+        "--min-score", help="Asked instruments need at least this score (0-1).")] = None,
+    min_coverage: Annotated[Optional[float], typer.Option(
+        "--min-coverage", help="...and cover at least this fraction of the track.")] = None,
     role: Annotated[Optional[str], typer.Option("--role", help="foreground or background.")] = None,
     formats: Annotated[Optional[list[str]], typer.Option("--format", help="Only this format.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every track in the store.")] = False,

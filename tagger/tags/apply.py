@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tagger.store.db import Store, display_path
+from tagger.store.db import Store, display_path, path_key
 from tagger.tags.backups import drop_backup, load_backup, save_backup
 from tagger.tags.fields import FIELDS, INSTRUMENTS, INSTRUMENTS_LEAD, INSTRUMENTS_MODEL
 from tagger.tags.files import (
@@ -36,7 +36,8 @@ from tagger.tags.files import (
 from tagger.tags.formats import TagError
 
 Status = Literal["changed", "unchanged", "skipped", "error"]
-TrackRef = int | Mapping[str, Any] | Any  # a track id, a ``tracks`` row, or a hit with .track_id
+# A track id, a ``tracks`` row, a query hit (.track_id), a scan's TrackResult (.path) or a path.
+TrackRef = int | Mapping[str, Any] | str | bytes | os.PathLike[str] | Any
 BATCH = 32  # files committed together: their fsyncs share journal commits (see commit_writes)
 
 
@@ -76,12 +77,20 @@ def desired_fields(store: Store, track_id: int, model: str | None) -> dict[str, 
     }
 
 
-def _track_id(ref: TrackRef) -> int:
+def _track_id(store: Store, ref: TrackRef) -> int | None:
+    """The id of a track given as id, row, query hit, scan result (``.path``) or path."""
     if isinstance(ref, int):
         return ref
     if isinstance(ref, Mapping):
         return int(ref["id"])
-    return int(ref.track_id)
+    if hasattr(ref, "track_id"):
+        return int(ref.track_id)
+    if hasattr(ref, "path"):  # a TrackResult: its path is already the resolved, stored one
+        key = path_key(ref.path)
+    else:
+        key = path_key(os.path.realpath(ref))
+    row = store.conn.execute("SELECT id FROM tracks WHERE path_key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def tag_tracks(
@@ -89,8 +98,9 @@ def tag_tracks(
 ) -> Iterator[TagOutcome]:
     """Write our fields into each track's file (``remove``: take them out again), lazily.
 
-    ``tracks`` are track ids, ``tracks`` rows (dicts with ``id``) or query hits (``.track_id``);
-    each is re-read from the store, so sizes and mtimes just written by a scan are honoured.
+    ``tracks`` are track ids, ``tracks`` rows (dicts with ``id``), query hits (``.track_id``),
+    the scan's ``TrackResult`` objects (``.path``) or file paths; each is re-read from the
+    store, so sizes and mtimes just written by a scan are honoured.
     ``dry_run`` computes and returns the changes without touching files or the store.
     Outcomes come in input order (a track listed twice is done once), a batch of ``BATCH`` at a
     time: the batch's files are replaced together, then recorded in one store transaction.
@@ -104,12 +114,17 @@ def tag_tracks(
     done: list[_Item] = []
     try:
         for ref in tracks:
-            track_id = _track_id(ref)
-            if track_id in seen:
+            track_id = _track_id(store, ref)
+            if track_id is None:
+                name = display_path(getattr(ref, "path", ref))
+                batch.append(_Item(TagOutcome(name, None, "error", dry_run=dry_run,
+                                              error="not in the store (scan it first)"), b""))
+            elif track_id in seen:
                 continue
-            seen.add(track_id)
-            batch.append(_prepare(store, track_id, dry_run=dry_run, remove=remove,
-                                  cleaned=cleaned))
+            else:
+                seen.add(track_id)
+                batch.append(_prepare(store, track_id, dry_run=dry_run, remove=remove,
+                                      cleaned=cleaned))
             if len(batch) >= BATCH:
                 done, batch = batch, []
                 yield from _finish(store, done)

@@ -232,7 +232,7 @@ def _check_file(path: str, expected: tuple[int | None, int | None] | None) -> os
     if not stat.S_ISREG(st.st_mode):
         raise TagError("not a regular file")
     if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
-        raise TagError("file is read-only")
+        raise TagError("file is read-only (no write permission)")
     if not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK):
         raise TagError("its folder is read-only (a safe write needs a temporary file beside it)")
     if st.st_nlink > 1:

@@ -202,7 +202,10 @@ def fingerprint(mf: mutagen.FileType, kind: TagKind) -> dict[str, str]:
 def _entries(mf: mutagen.FileType, kind: TagKind) -> Iterator[tuple[str, Any]]:
     tags = mf.tags
     if kind == "id3":
-        yield from tags.items()
+        # A frame's text encoding is left out: mutagen re-encodes text that is invalid for the
+        # tag's version (UTF-8 in an ID3v2.3 tag becomes UTF-16); the text itself must match.
+        for key, frame in tags.items():
+            yield key, sorted((k, v) for k, v in vars(frame).items() if k != "encoding")
         for raw in tags.unknown_frames:
             yield "=unknown-frame", raw
     elif kind == "mp4":
