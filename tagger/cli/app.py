@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # Command modules, imported for their @app.command side effect. Order = order in --help.
-COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag", "label")
+COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag", "label", "train", "eval")
 
 
 def _load_commands() -> None:

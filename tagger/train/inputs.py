@@ -1,0 +1,114 @@
+"""Turn ``--data`` / ``--eval-data`` / ``tagger eval DATA`` into sources and held-out sets.
+
+A spec is a folder or CSV of labelled audio (``tagger.train.labelled``) or the name of a
+built-in set. Built-in sets come from the data engine: ``tagger.train.data`` may expose
+``EVAL_SETS`` and ``TRAIN_SOURCES``, dicts of ``name -> callable(sample_rate, window_s)``
+returning a list of ``Example`` (eval) or an ``ExampleSource`` (train). This module is the one
+place that knows both, so the trainer and ``tagger eval`` stay independent of where data lives.
+
+Validation without ``--eval-data`` holds out ``val_fraction`` of each labelled spec *by source*
+(recording session / subfolder), never by random clip, so the validation figures measure
+generalisation to recordings the model has not heard.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagger.train.config import TrainConfig
+from tagger.train.example import Example, ExampleSource
+from tagger.train.labelled import (ClipSource, DataError, LabelledFile, Warn, decode_files,
+                                   holdout_split, read_labelled)
+
+
+@dataclass
+class Inputs:
+    """What ``train()`` needs, plus the card's ``training_data`` records."""
+
+    sources: list[ExampleSource] = field(default_factory=list)
+    eval_sets: dict[str, list[Example]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _builtin(kind: str) -> dict[str, Callable[..., Any]]:
+    """The data engine's named sets (``EVAL_SETS`` / ``TRAIN_SOURCES``), if it offers any."""
+    try:
+        module = importlib.import_module("tagger.train.data")
+    except ImportError:
+        return {}
+    found = getattr(module, kind, None)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def _is_path(spec: str) -> bool:
+    return Path(spec).expanduser().exists() or "/" in spec or spec.lower().endswith(".csv")
+
+
+def _unknown(spec: str, kind: str) -> DataError:
+    names = sorted(_builtin(kind))
+    have = f"built-in: {', '.join(names)}" if names else "no built-in sets are installed"
+    return DataError(f"{spec}: no such folder or CSV, and no built-in set by that name ({have})")
+
+
+def set_name(spec: str) -> str:
+    """A short name for a spec in logs and the card: the folder or file name."""
+    return Path(spec).stem if _is_path(spec) else spec
+
+
+def load_eval_set(spec: str, classes: list[str], sample_rate: int, window_s: float, *,
+                  warn: Warn = print) -> list[Example]:
+    """All clips of a labelled folder/CSV or built-in eval set, decoded at ``sample_rate``."""
+    if _is_path(spec):
+        files = read_labelled(spec, classes)
+        clips = decode_files(files, sample_rate, warn=warn)
+    else:
+        sets = _builtin("EVAL_SETS")
+        if spec not in sets:
+            raise _unknown(spec, "EVAL_SETS")
+        clips = list(sets[spec](sample_rate, window_s))
+    if not clips:
+        raise DataError(f"{spec}: no clip could be decoded")
+    return clips
+
+
+def _record(spec: str, files: list[LabelledFile], train: int, held: int) -> dict[str, Any]:
+    return {"data": str(Path(spec).expanduser().resolve()), "kind": "labelled",
+            "files": len(files), "train_files": train, "validation_files": held,
+            "sources": len({f.source for f in files}), "licence": "as provided by the user"}
+
+
+def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
+    """Sources and validation sets for a training run as ``config.data``/``eval_data`` say."""
+    out = Inputs()
+    if not config.data:
+        raise DataError("no training data: pass --data DIR|CSV (a folder of class folders, or a "
+                        "labels CSV) or set data = [...] in the config")
+    hold_out = config.val_fraction if not config.eval_data else 0.0
+    for spec in config.data:
+        if not _is_path(spec):
+            sources = _builtin("TRAIN_SOURCES")
+            if spec not in sources:
+                raise _unknown(spec, "TRAIN_SOURCES")
+            out.sources.append(sources[spec](config.sample_rate, config.window_s))
+            out.records.append({"data": spec, "kind": "built-in"})
+            continue
+        files = read_labelled(spec, config.classes)
+        train_idx, val_idx = holdout_split(files, hold_out, config.seed)
+        if hold_out > 0 and not val_idx:
+            warn(f"{spec}: too few sources to hold any out for validation; "
+                 "training without validation figures from this data")
+        clips = decode_files([files[i] for i in train_idx], config.sample_rate, warn=warn)
+        out.sources.append(ClipSource(clips, config.window))
+        if val_idx:
+            held = decode_files([files[i] for i in val_idx], config.sample_rate, warn=warn)
+            if held:
+                out.eval_sets[f"{set_name(spec)}-heldout"] = held
+        out.records.append(_record(spec, files, len(train_idx), len(val_idx)))
+    for spec in config.eval_data:
+        out.eval_sets[set_name(spec)] = load_eval_set(
+            spec, config.classes, config.sample_rate, config.window_s, warn=warn)
+    return out
