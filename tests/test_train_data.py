@@ -1,0 +1,302 @@
+"""The training data engine: labels follow what sounds, user data is checked, renders are real.
+
+No test needs ../shared/data. Rendering tests use fluidsynth with the FluidR3 SoundFont (both in
+scripts/system-packages-train.txt) and are skipped, with the reason, where those are missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audiofiles import tone, write_audio
+from tagger.taxonomy import CLASSES
+from tagger.train.data.audio import CACHE_SR
+from tagger.train.data.build import Plan, build_cache, load_bank
+from tagger.train.data.deps import MissingDependency, require_tool
+from tagger.train.data.evalsets import build_eval_set
+from tagger.train.data.gm import SOUNDFONTS, SoundFont, program_labels, render_parts
+from tagger.train.data.midi import Note, Part, read_midi, write_midi
+from tagger.train.data.mixture import MixtureSource, Placed, mix_stems
+from tagger.train.data.split import held_out, split_sources
+from tagger.train.data.stems import StemBank, StemCache, make_stem
+from tagger.train.data.userdata import CsvSource, FolderSource, UserDataError
+
+SR = CACHE_SR
+IDX = {c: i for i, c in enumerate(CLASSES)}
+FLUID = next(f for f in SOUNDFONTS if f.name == "fluid")
+needs_fluid = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or FLUID.path() is None,
+    reason="needs fluidsynth and fluid-soundfont-gm (scripts/system-packages-train.txt)")
+
+
+def burst(seconds: float, on: tuple[float, float], freq: float = 440.0) -> np.ndarray:
+    """A tone that sounds only between on[0] and on[1] seconds, silent elsewhere."""
+    x = np.zeros(int(seconds * SR), np.float32)
+    a, b = int(on[0] * SR), int(on[1] * SR)
+    x[a:b] = tone((b - a) / SR + 0.01, SR, freq=freq)[: b - a, 0]
+    return x
+
+
+def put(path: Path, seconds: float, sr: int, freq: float = 440.0) -> Path:
+    """Write a real audio file (codec from the extension) with its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_audio(path, tone(seconds, sr, freq=freq), sr)
+
+
+def stem(cls: str | None, x: np.ndarray, **kw):
+    classes = (cls,) if cls else ()
+    return make_stem(x, classes=classes, source=kw.pop("source", f"test:{cls}"),
+                     family=kw.pop("family", f"test:{cls}"), **kw)
+
+
+# --- labels -------------------------------------------------------------------------------
+
+
+def test_silent_part_in_window_is_absent():
+    piano = stem("piano", burst(6.0, (0.0, 3.0)))  # plays only in the first 3 s
+    n = 2 * SR
+    _, presence, _, _ = mix_stems([Placed(piano, 0)], n)
+    assert presence[IDX["piano"]] == 1
+    _, presence, fg, mask = mix_stems([Placed(piano, int(3.5 * SR))], n)
+    assert presence[IDX["piano"]] == 0 and fg.sum() == 0 and mask.all()
+
+
+def test_foreground_is_the_louder_part():
+    violin = stem("violin", burst(4.0, (0, 4), 660.0))
+    cello = stem("cello", burst(4.0, (0, 4), 110.0))
+    n = 3 * SR
+    audio, presence, fg, _ = mix_stems([Placed(violin, 0, 1.0), Placed(cello, 0, 0.3)], n)
+    assert presence[IDX["violin"]] == presence[IDX["cello"]] == 1
+    assert fg[IDX["violin"]] == 1 and fg[IDX["cello"]] == 0
+    _, _, fg, _ = mix_stems([Placed(violin, 0, 0.3), Placed(cello, 0, 1.0)], n)
+    assert fg[IDX["cello"]] == 1 and fg[IDX["violin"]] == 0
+    assert audio.dtype == np.float32 and len(audio) == n
+
+
+def test_brief_part_is_present_but_not_lead():
+    long = stem("piano", burst(3.0, (0, 3)))
+    short = stem("trumpet", burst(3.0, (1.0, 1.4), 880.0))  # loud but only 0.4 s
+    _, presence, fg, _ = mix_stems([Placed(long, 0, 1.0), Placed(short, 0, 2.0)], 3 * SR)
+    assert presence[IDX["trumpet"]] == 1 and fg[IDX["trumpet"]] == 0 and fg[IDX["piano"]] == 1
+
+
+def test_distractor_masks_its_near_miss_only_while_it_sounds():
+    viola = make_stem(burst(4.0, (0, 2), 330.0), classes=(), masked=("violin",), source="x")
+    n = SR
+    _, presence, _, mask = mix_stems([Placed(viola, 0)], n)
+    assert presence.sum() == 0 and mask[IDX["violin"]] == 0 and mask.sum() == len(CLASSES) - 1
+    _, _, _, mask = mix_stems([Placed(viola, 3 * SR)], n)  # silent there: label is sure
+    assert mask.all()
+    violin = stem("violin", burst(4.0, (0, 4), 660.0))
+    _, presence, _, mask = mix_stems([Placed(viola, 0), Placed(violin, 0)], n)
+    assert presence[IDX["violin"]] == 1 and mask[IDX["violin"]] == 1
+
+
+def synthetic_bank() -> StemBank:
+    """A few tone stems per class, one song group, and a distractor: no rendering needed."""
+    rng = np.random.default_rng(0)
+    stems = []
+    for i, cls in enumerate(("piano", "violin", "bass", "voice")):
+        for k in range(2):
+            x = burst(8.0, (float(rng.uniform(0, 2)), float(rng.uniform(5, 8))), 110 * (i + 2))
+            fam = "sf-test" if k == 0 else f"real-{cls}"
+            stems.append(stem(cls, x, family=fam, source=fam, group="song1" if k == 0 else "",
+                              role="lead" if cls == "voice" else "accomp"))
+    stems.append(make_stem(burst(8.0, (0, 8), 250.0), classes=(), masked=("violin",),
+                           source="oboe", family="oboe"))
+    return StemBank(stems)
+
+
+def test_mixture_source_yields_valid_deterministic_examples():
+    src = MixtureSource(synthetic_bank(), sample_rate=16000, clip_seconds=2.0)
+    a = [next(src.examples(np.random.default_rng(7))) for _ in range(1)]
+    it1, it2 = src.examples(np.random.default_rng(3)), src.examples(np.random.default_rng(3))
+    for _ in range(40):
+        e1, e2 = next(it1), next(it2)
+        assert np.array_equal(e1.audio, e2.audio) and np.array_equal(e1.presence, e2.presence)
+        assert e1.audio.shape == (32000,) and e1.audio.dtype == np.float32
+        assert np.all(np.isfinite(e1.audio)) and np.abs(e1.audio).max() <= 1.0
+        for arr in (e1.presence, e1.foreground, e1.mask):
+            assert arr.shape == (len(CLASSES),) and set(np.unique(arr)) <= {0.0, 1.0}
+        assert np.all(e1.foreground <= e1.presence)
+        assert e1.source
+    assert a[0].audio.shape == (32000,)
+
+
+# --- cache, split, eval -------------------------------------------------------------------
+
+
+def test_cache_roundtrip_and_split(tmp_path):
+    bank = synthetic_bank()
+    store = StemCache(tmp_path)
+    recipe = {"kind": "test", "n": 1}
+    store.put(recipe, bank.stems)
+    assert store.has(recipe) and not store.has({"kind": "test", "n": 2})
+    back = store.load()
+    assert len(back) == len(bank)
+    s0, b0 = bank.stems[0], back.stems[0]
+    assert s0.classes == b0.classes and s0.group == b0.group
+    assert np.array_equal(np.asarray(s0.audio), np.asarray(b0.audio))
+    train, val = split_sources(back, ("sf-test",))
+    assert len(val) == 4 and all(s.family == "sf-test" for s in val)
+    assert not any(s.family == "sf-test" for s in train)
+    assert held_out("sf:timgm", "sf-timgm") and not held_out("sf:fluid", "sf-fluid")
+
+
+def test_heldout_eval_set_is_deterministic(tmp_path):
+    StemCache(tmp_path).put({"kind": "test"}, synthetic_bank().stems)
+    kw = dict(sample_rate=16000, clip_seconds=1.0, cache=tmp_path, holdout=("sf-test",), size=12,
+              real_root=tmp_path / "none")
+    a, b = build_eval_set("heldout", 1, **kw), build_eval_set("heldout", 1, **kw)
+    assert len(a) == 12
+    assert all(np.array_equal(x.audio, y.audio) and np.array_equal(x.presence, y.presence)
+               for x, y in zip(a, b))
+    with pytest.raises(ValueError, match="unknown eval set"):
+        build_eval_set("nope", **kw)
+
+
+# --- MIDI and rendering -------------------------------------------------------------------
+
+
+def test_midi_roundtrip_keeps_notes_channels_and_programs():
+    notes = [Note(0.5 * i, 0.4, 60 + i, 90) for i in range(4)]
+    data = write_midi([(0.0, Part(notes, program=40, channel=0)),
+                       (0.0, Part(notes[:2], program=0, channel=9, bank=128))])
+    parts = read_midi(data)
+    by_ch = {p.channel: p for p in parts}
+    assert by_ch[0].program == 40 and [n.pitch for n in by_ch[0].notes] == [60, 61, 62, 63]
+    assert abs(by_ch[0].notes[2].start - 1.0) < 0.01 and by_ch[9].bank == 128
+
+
+def test_program_map_labels():
+    assert program_labels(40) == (("violin",), ())
+    assert program_labels(41) == ((), ("violin",))  # viola: near miss, masked
+    assert program_labels(68) == ((), ())  # oboe: a clear "none of ours"
+    assert program_labels(0, drum=True) == (("drums",), ())
+
+
+@needs_fluid
+def test_rendered_stem_labels_match_what_was_played():
+    # a violin plays for one second, then rests; the stem must show exactly that
+    part = Part([Note(0.0, 1.0, 69, 100)], program=40)
+    (audio,) = render_parts(FLUID, [part], tail_s=2.0)
+    s = stem("violin", audio)
+    _, presence, _, _ = mix_stems([Placed(s, 0)], SR)
+    assert presence[IDX["violin"]] == 1
+    _, presence, _, _ = mix_stems([Placed(s, int(2.2 * SR))], SR // 2)
+    assert presence[IDX["violin"]] == 0
+
+
+@needs_fluid
+def test_quick_build_without_shared_data(tmp_path):
+    plan = Plan(generated=(1, 1), mma=(0, 0), music21=(0, 0), bars=2, real_groups=0,
+                hydrogen_kits=0, klettres_langs=0, fonts=("fluid",))
+
+    def build() -> tuple[StemBank, list[str]]:
+        logged: list[str] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # no ../shared here: warned, not fatal
+            bank = build_cache(tmp_path, plan=plan, real_root=tmp_path / "missing",
+                               log=logged.append)
+        return bank, logged
+
+    bank, logged = build()
+    assert len(bank) >= 3 and {s.source for s in bank} == {"sf:fluid"}
+    assert len({s.group for s in bank}) == 1  # parts of one song share a timeline
+    assert (tmp_path / "training_data.json").exists() and any("[1/1]" in m for m in logged)
+    again, logged = build()
+    assert len(again) == len(bank) == len(load_bank(tmp_path))
+    assert not any("[1/1]" in m for m in logged)  # cached: nothing re-rendered
+    ex = next(MixtureSource(bank, sample_rate=16000, clip_seconds=1.0).examples(
+        np.random.default_rng(0)))
+    assert ex.audio.shape == (16000,)
+
+
+def test_missing_tools_name_the_package(tmp_path):
+    with pytest.raises(MissingDependency, match="install the Debian package 'pkg-x'"):
+        require_tool("no-such-tool-xyz", "pkg-x")
+    ghost = SoundFont("ghost", "sf-ghost", (str(tmp_path / "no.sf2"),), "ghost-soundfont", "-")
+    if shutil.which("fluidsynth"):
+        with pytest.raises(MissingDependency, match="ghost-soundfont"):
+            render_parts(ghost, [Part([Note(0, 1, 60)])])
+
+
+# --- user data ----------------------------------------------------------------------------
+
+
+def test_folder_source_labels_only_its_class(tmp_path):
+    put(tmp_path / "sax" / "a.wav", 2.0, 22050, 300)
+    put(tmp_path / "sax" / "b.flac", 4.0, 44100, 350)
+    put(tmp_path / "cla" / "c.mp3", 2.5, 44100, 500)  # IRMAS code
+    src = FolderSource(tmp_path, sample_rate=16000, clip_seconds=1.5)
+    assert len(src) == 3
+    it = src.examples(np.random.default_rng(0))
+    seen = set()
+    for _ in range(12):
+        ex = next(it)
+        assert ex.audio.shape == (24000,) and np.abs(ex.audio).max() > 0
+        (on,) = np.flatnonzero(ex.presence)
+        seen.add(CLASSES[on])
+        assert ex.mask.sum() == 1 and ex.mask[on] == 1 and ex.foreground[on] == 1
+    assert seen == {"saxophone", "clarinet"}
+
+
+def test_folder_source_skips_corrupt_file_with_warning(tmp_path):
+    put(tmp_path / "voice" / "ok.wav", 1.0, 16000)
+    (tmp_path / "voice" / "broken.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
+    with pytest.warns(UserWarning, match="broken.wav"):
+        src = FolderSource(tmp_path, sample_rate=16000, clip_seconds=1.0)
+    assert len(src) == 1
+    assert next(src.examples(np.random.default_rng(0))).presence[IDX["voice"]] == 1
+
+
+def test_folder_source_errors(tmp_path):
+    with pytest.raises(UserDataError, match="no class folders"):
+        FolderSource(tmp_path)
+    (tmp_path / "piano").mkdir()
+    with pytest.raises(UserDataError, match="no audio files"):
+        FolderSource(tmp_path)
+    (tmp_path / "kazoo").mkdir()
+    with pytest.raises(UserDataError, match="unknown instrument 'kazoo'.*saxophone"):
+        FolderSource(tmp_path)
+    (tmp_path / "kazoo").rmdir()
+    (tmp_path / "guitar").mkdir()
+    with pytest.raises(UserDataError, match="group"):
+        FolderSource(tmp_path)
+
+
+def test_csv_source_labels_leads_and_errors(tmp_path):
+    write_audio(tmp_path / "a.wav", tone(1.0, 16000), 16000)
+    write_audio(tmp_path / "b.wav", tone(1.0, 16000, freq=220), 16000)
+    (tmp_path / "list.csv").write_text("path,labels,complete\n"
+                                       "a.wav,vocals:fg|piano\nb.wav,none\n")
+    src = CsvSource(tmp_path / "list.csv", sample_rate=16000, clip_seconds=1.0)
+    rows = {it.path.name: src.labels(it) for it in src.items}
+    presence, fg, mask = rows["a.wav"]
+    assert presence[IDX["voice"]] == presence[IDX["piano"]] == 1 and presence.sum() == 2
+    assert fg[IDX["voice"]] == 1 and fg[IDX["piano"]] == 0 and mask.sum() == 2
+    presence, fg, mask = rows["b.wav"]
+    assert presence.sum() == 0 and mask.all()  # "none": every class known absent
+    (tmp_path / "bad.csv").write_text("a.wav,piano;kazoo\n")
+    with pytest.raises(UserDataError, match=r"bad.csv:1: .*kazoo"):
+        CsvSource(tmp_path / "bad.csv")
+    (tmp_path / "empty.csv").write_text("path,labels\n")
+    with pytest.raises(UserDataError, match="no usable rows"):
+        CsvSource(tmp_path / "empty.csv")
+
+
+def test_csv_complete_column_unmasks_everything(tmp_path):
+    write_audio(tmp_path / "a.wav", tone(1.0, 16000), 16000)
+    (tmp_path / "l.csv").write_text("a.wav,drums,yes\n")
+    src = CsvSource(tmp_path / "l.csv", sample_rate=16000, clip_seconds=1.0)
+    presence, fg, mask = src.labels(src.items[0])
+    assert mask.all() and presence.sum() == 1 and fg[IDX["drums"]] == 1
+
+
+def test_paths_in_tests_do_not_touch_shared():
+    assert not any("shared" in str(p) for p in Path(__file__).parent.glob("*.wav"))
