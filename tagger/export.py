@@ -16,14 +16,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from tagger.store.db import Store
 
-__all__ = ["export_tracks", "track_record", "write_jsonl", "write_jsonl_file", "model_classes"]
+__all__ = ["export_tracks", "track_record", "write_jsonl", "write_jsonl_file", "model_classes",
+           "atomic_file"]
 
 SCORE_DECIMALS = 4  # a ranking score; more digits are noise from float16 chunk scores
 TIME_DECIMALS = 3  # milliseconds
@@ -156,14 +159,36 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
 
 def write_jsonl_file(records: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> int:
     """Like :func:`write_jsonl` into ``path``, atomically: a failed export leaves no half file."""
+    with atomic_file(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            return write_jsonl(records, fh)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    Readers see the old file or the whole new one, never half; on error the temporary file is
+    removed. The new file gets the permissions a plain ``open()`` would give (``mkstemp``
+    alone makes it private, 0600) or those of the file it replaces. Used by every command
+    that writes a file: export, ``query --m3u``, ``show --plot``.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp",
+                                dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            n = write_jsonl(records, fh)
+        yield tmp
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return n

@@ -21,13 +21,13 @@ Results come sorted by the best score among the matched instruments (then by pat
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tagger import taxonomy
+from tagger.export import atomic_file
 from tagger.store.db import InstrumentSummary, Store
 from tagger.taxonomy import UnknownInstrumentError
 
@@ -285,15 +285,7 @@ def m3u_bytes(hits: Iterable[TrackHit]) -> bytes:
 
 def write_m3u(hits: Iterable[TrackHit], path: str | os.PathLike[str]) -> Path:
     """Write the playlist atomically (temp file + rename): a reader never sees half of it."""
-    target = Path(path)
     data = m3u_bytes(hits)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

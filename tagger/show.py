@@ -8,7 +8,6 @@ starts as fast as ``tagger query``.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from tagger import taxonomy
+from tagger.export import atomic_file
 from tagger.store.db import InstrumentSummary, SegmentRow, Store, display_path
 
 __all__ = ["TrackNotFoundError", "AudioUnavailableError", "resolve_track", "timeline_lines",
@@ -296,14 +296,6 @@ def plot_track(
     rows = (len(handles) + 7) // 8
     fig.subplots_adjust(left=0.07, right=0.88, top=0.92, bottom=(0.55 + 0.25 * rows) / fig.get_figheight())
 
-    target = Path(out_png)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".png", dir=target.parent)
-    os.close(fd)
-    try:
+    with atomic_file(out_png) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return Path(out_png)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,13 @@ def test_cli_stdout_and_file(store: Store, tmp_path: Path) -> None:
     assert f"exported {len(LIBRARY)} tracks" in result.output
     assert [json.loads(x)["status"] for x in out.read_text(encoding="utf-8").splitlines()] == ["ok"] * len(LIBRARY)
     assert [p.name for p in out.parent.iterdir()] == ["export.jsonl"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # not mkstemp's private 0600
+    out.chmod(0o640)  # a rewrite keeps the permissions of the file it replaces
+    assert runner.invoke(app, ["export", "--db", str(store.path), "-o", str(out)]).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert len(out.read_text(encoding="utf-8").splitlines()) == len(LIBRARY) + 1
 
     assert runner.invoke(app, ["export", "--db", str(store.path), "--status", "bad"]).exit_code == 2
     assert runner.invoke(app, ["export", "--db", str(tmp_path / "missing.db")]).exit_code == 2
