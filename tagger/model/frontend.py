@@ -1,0 +1,115 @@
+"""Waveform -> log-mel frontend, owned by the network so every caller gets the same input.
+
+It reproduces the eval-time input representation EfficientAT's AudioSet models were trained
+with (Schmid et al., ICASSP 2023): pre-emphasis, a power STFT with a symmetric Hann window, a
+Kaldi-style triangular mel filterbank (no area normalisation), ``log(x + 1e-5)`` and the fixed
+affine ``(x + 4.5) / 5``. Getting any of these wrong silently costs accuracy, so the constants
+live here and nowhere else. Pure torch (no torchaudio) so it runs wherever the CNN runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tagger.model.card import FrontendConfig
+
+PREEMPHASIS = 0.97
+LOG_OFFSET = 1e-5
+NORM_SHIFT = 4.5
+NORM_SCALE = 5.0
+# EfficientAT sets f_max to Nyquist minus half its 2 kHz augmentation range when none is given.
+DEFAULT_FMAX_MARGIN = 1000.0
+
+
+def _kaldi_mel(freq_hz: np.ndarray) -> np.ndarray:
+    """Kaldi's mel scale (natural log, 1127 factor)."""
+    return 1127.0 * np.log1p(freq_hz / 700.0)
+
+
+def kaldi_mel_banks(
+    *, n_mels: int, n_fft: int, sample_rate: int, f_min: float, f_max: float
+) -> np.ndarray:
+    """Triangular mel filters, shape (n_mels, n_fft // 2 + 1), as Kaldi builds them.
+
+    Kaldi evaluates the triangles on the mel axis at the first ``n_fft // 2`` FFT bins and leaves
+    the Nyquist bin out (weight 0), peaks at 1 and does not normalise filter areas.
+    """
+    nyquist = 0.5 * sample_rate
+    if f_max <= 0.0:
+        f_max += nyquist
+    if not 0.0 <= f_min < f_max <= nyquist:
+        raise ValueError(f"need 0 <= f_min < f_max <= {nyquist}, got {f_min}, {f_max}")
+    n_bins = n_fft // 2
+    mel_lo, mel_hi = _kaldi_mel(np.float64(f_min)), _kaldi_mel(np.float64(f_max))
+    delta = (mel_hi - mel_lo) / (n_mels + 1)
+    idx = np.arange(n_mels, dtype=np.float64)[:, None]
+    left, center, right = (mel_lo + (idx + k) * delta for k in (0.0, 1.0, 2.0))
+    mel = _kaldi_mel(np.arange(n_bins, dtype=np.float64) * sample_rate / n_fft)[None, :]
+    up = (mel - left) / (center - left)
+    down = (right - mel) / (right - center)
+    banks = np.maximum(0.0, np.minimum(up, down))
+    return np.pad(banks, ((0, 0), (0, 1))).astype(np.float32)
+
+
+def resolve_fmax(config: FrontendConfig, sample_rate: int) -> float:
+    """The upper mel edge in Hz; ``None`` means EfficientAT's default (Nyquist - 1 kHz)."""
+    if config.f_max is None:
+        return sample_rate / 2 - DEFAULT_FMAX_MARGIN
+    return float(config.f_max)
+
+
+class LogMel(nn.Module):
+    """Waveform [B, T] -> normalised log-mel [B, 1, n_mels, frames].
+
+    ``frames = (T - 1) // hop_length + 1`` (pre-emphasis drops one sample, the STFT is centred),
+    so 10 s at 32 kHz gives the 1000 frames the pretrained CNN saw in training.
+    """
+
+    def __init__(self, config: FrontendConfig, sample_rate: int):
+        super().__init__()
+        self.config = config
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(config.n_fft)
+        self.win_length = int(config.win_length)
+        self.hop_length = int(config.hop_length)
+        if self.win_length > self.n_fft:
+            raise ValueError("win_length must not exceed n_fft")
+        banks = kaldi_mel_banks(
+            n_mels=int(config.n_mels),
+            n_fft=self.n_fft,
+            sample_rate=self.sample_rate,
+            f_min=float(config.f_min),
+            f_max=resolve_fmax(config, self.sample_rate),
+        )
+        # Non-persistent: derived from the card, so checkpoints stay independent of them.
+        self.register_buffer("mel_banks", torch.from_numpy(banks), persistent=False)
+        window = torch.hann_window(self.win_length, periodic=False)
+        self.register_buffer("window", window, persistent=False)
+
+    def frames(self, n_samples: int) -> int:
+        """Number of output frames for a waveform of ``n_samples``."""
+        return (n_samples - 1) // self.hop_length + 1
+
+    def forward(self, wave: Tensor) -> Tensor:
+        if wave.dim() != 2:
+            raise ValueError(f"expected waveform [B, T], got shape {tuple(wave.shape)}")
+        wave = wave.float()
+        emphasised = wave[:, 1:] - PREEMPHASIS * wave[:, :-1]
+        spec = torch.stft(
+            emphasised,
+            self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=True,
+            pad_mode="reflect",
+            normalized=False,
+            return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()  # [B, n_fft//2+1, frames]
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            mel = torch.matmul(self.mel_banks, power.float())
+        logmel = torch.log(mel + LOG_OFFSET)
+        return ((logmel + NORM_SHIFT) / NORM_SCALE).unsqueeze(1)

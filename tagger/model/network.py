@@ -1,0 +1,157 @@
+"""The tagger network: waveform in, per-class logits out, built from a model card.
+
+``TaggerNet`` owns its log-mel frontend, so the scanner, the trainer and a Ray worker feed it raw
+waveforms and get the same answer on CPU and GPU. Every model speaks logits (apply a sigmoid
+for probabilities) so thresholds and the segmenter never care which head produced them.
+
+Heads (``card.architecture["head"]["type"]``):
+
+- ``audioset_map``: the backbone's 527 AudioSet logits are combined per class over a fixed map
+  of AudioSet classes (e.g. Saxophone -> saxophone; Singing, Choir, ... -> voice). The map is a
+  buffer, so the whole model is one ``state_dict``.
+- ``direct``: the backbone's outputs *are* the classes (a fine-tuned model).
+
+An optional role head (``architecture["role_head"] = true``) adds a linear foreground/background
+logit per class on the pooled embedding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from tagger.model.card import ModelCard
+from tagger.model.frontend import LogMel
+from tagger.model.mobilenet import MobileNetV3Audio
+
+AUDIOSET_CLASSES = 527
+LOGIT_CLAMP = 30.0
+
+# Our class -> {AudioSet output index: AudioSet display name}. Names are for people reading the
+# card; indices are what the network uses (order of class_labels_indices.csv).
+AUDIOSET_MAP: dict[str, dict[int, str]] = {
+    "voice": {
+        27: "Singing", 28: "Choir", 29: "Yodeling", 30: "Chant", 31: "Mantra",
+        32: "Male singing", 33: "Female singing", 34: "Child singing",
+        35: "Synthetic singing", 36: "Rapping", 37: "Humming", 254: "Vocal music",
+        255: "A capella",
+    },
+    "piano": {153: "Piano", 154: "Electric piano"},
+    "organ": {155: "Organ", 156: "Electronic organ", 157: "Hammond organ"},
+    "acoustic_guitar": {143: "Acoustic guitar", 146: "Strum"},
+    "electric_guitar": {141: "Electric guitar", 145: "Tapping (guitar technique)"},
+    "bass": {142: "Bass guitar", 194: "Double bass"},
+    "drums": {
+        162: "Drum kit", 163: "Drum machine", 164: "Drum", 165: "Snare drum",
+        166: "Rimshot", 167: "Drum roll", 168: "Bass drum", 171: "Cymbal", 172: "Hi-hat",
+    },
+    "violin": {191: "Violin, fiddle"},
+    "cello": {193: "Cello"},
+    "trumpet": {187: "Trumpet"},
+    "saxophone": {197: "Saxophone"},
+    "clarinet": {198: "Clarinet"},
+    "flute": {196: "Flute"},
+    "synth": {158: "Synthesizer"},
+}
+
+
+def map_to_json(class_map: dict[str, dict[int, str]]) -> dict[str, dict[str, str]]:
+    """The map in the card's JSON form (string keys)."""
+    return {cls: {str(i): name for i, name in m.items()} for cls, m in class_map.items()}
+
+
+def map_from_json(data: dict[str, dict[str, str]]) -> dict[str, dict[int, str]]:
+    return {cls: {int(i): name for i, name in m.items()} for cls, m in data.items()}
+
+
+class AudioSetMapHead(nn.Module):
+    """AudioSet logits [B, 527] -> class logits [B, C] through a fixed membership matrix.
+
+    ``combine="max"``: the class probability is the largest member probability; as the sigmoid
+    is monotone that is simply the largest member logit. ``"noisy_or"``: ``1 - prod(1 - p_i)``,
+    computed in log space (``log(1 - p) = -softplus(z)``) and returned as a logit.
+    """
+
+    def __init__(self, classes: list[str], class_map: dict[str, dict[int, str]],
+                 combine: str = "max", n_inputs: int = AUDIOSET_CLASSES):
+        super().__init__()
+        if combine not in ("max", "noisy_or"):
+            raise ValueError(f"unknown combine {combine!r}; use 'max' or 'noisy_or'")
+        missing = [c for c in classes if not class_map.get(c)]
+        if missing:
+            raise ValueError(f"no AudioSet classes mapped for: {', '.join(missing)}")
+        self.combine = combine
+        member = torch.zeros(len(classes), n_inputs, dtype=torch.bool)
+        for row, cls in enumerate(classes):
+            member[row, list(class_map[cls])] = True
+        self.register_buffer("member", member)
+
+    def forward(self, as_logits: Tensor) -> Tensor:
+        z = as_logits.float()[:, None, :]  # [B, 1, 527]
+        if self.combine == "max":
+            out = z.masked_fill(~self.member, float("-inf")).amax(dim=-1)
+        else:
+            total = (nn.functional.softplus(z) * self.member).sum(dim=-1)  # -log(1 - p)
+            total = total.clamp_min(1e-12)
+            out = total + torch.log(-torch.expm1(-total))  # logit(1 - exp(-total))
+        return out.clamp(-LOGIT_CLAMP, LOGIT_CLAMP)
+
+
+class TaggerNet(nn.Module):
+    """LogMel frontend + MobileNetV3 backbone + class head (+ optional role head)."""
+
+    def __init__(self, frontend: LogMel, backbone: MobileNetV3Audio, head: nn.Module,
+                 classes: list[str], role_head: nn.Module | None = None):
+        super().__init__()
+        self.frontend = frontend
+        self.backbone = backbone
+        self.head = head
+        self.role_head = role_head
+        self.classes = list(classes)
+
+    def spectrogram(self, wave: Tensor) -> Tensor:
+        """[B, T] waveform -> [B, 1, mels, frames]; split out so training can augment it."""
+        return self.frontend(wave)
+
+    def forward_spec(self, spec: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Like ``forward`` but from a spectrogram."""
+        backbone_logits, emb = self.backbone.forward_with_embedding(spec)
+        presence = self.head(backbone_logits)
+        role = self.role_head(emb) if self.role_head is not None else None
+        return presence, role
+
+    def forward(self, wave: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(presence logits [B, C], foreground logits [B, C] or None without a role head)."""
+        return self.forward_spec(self.frontend(wave))
+
+    def embed(self, wave: Tensor) -> Tensor:
+        """Pooled backbone embedding [B, D] for a waveform batch."""
+        return self.backbone.embed(self.frontend(wave))
+
+
+def build_network(card: ModelCard) -> TaggerNet:
+    """Build the (untrained) network a card describes; load its ``state_dict`` afterwards."""
+    arch: dict[str, Any] = dict(card.architecture)
+    kind = arch.get("type")
+    if kind != "mobilenet_v3_audio":
+        raise ValueError(f"unknown architecture type {kind!r} in card {card.name!r}")
+    head_cfg: dict[str, Any] = dict(arch.get("head") or {"type": "direct"})
+    head_type = head_cfg.get("type")
+    classes = list(card.classes)
+    if head_type == "audioset_map":
+        n_out = int(arch.get("num_outputs", AUDIOSET_CLASSES))
+        class_map = map_from_json(head_cfg["map"]) if "map" in head_cfg else AUDIOSET_MAP
+        head: nn.Module = AudioSetMapHead(classes, class_map, head_cfg.get("combine", "max"), n_out)
+    elif head_type == "direct":
+        n_out = int(arch.get("num_outputs", len(classes)))
+        if n_out != len(classes):
+            raise ValueError(f"direct head needs num_outputs == {len(classes)} classes")
+        head = nn.Identity()
+    else:
+        raise ValueError(f"unknown head type {head_type!r} in card {card.name!r}")
+    backbone = MobileNetV3Audio(width_mult=float(arch.get("width_mult", 0.4)), num_classes=n_out)
+    role_head = nn.Linear(backbone.embed_dim, len(classes)) if arch.get("role_head") else None
+    frontend = LogMel(card.frontend, card.sample_rate)
+    return TaggerNet(frontend, backbone, head, classes, role_head)
