@@ -3,7 +3,7 @@
 Target (issue #4): 10,000 already-scanned tracks tagged in under 2 minutes on this machine.
 
     .venv/bin/python benchmarks/bench_tags.py [--tracks 2000] [--runs 3] [--seconds 1.5]
-                                              [--dir /tmp/x] [--no-fsync]
+                                              [--dir /tmp/x] [--no-fsync] [--workers 4]
 
 Makes one small real file per variant (mp3 ID3v2.4 and v2.3, wav, aiff, flac, ogg, opus, m4a,
 wma; ffmpeg-encoded and dressed with cover art, several tags and an existing INSTRUMENTS value,
@@ -36,6 +36,7 @@ import test_tags_support as support  # noqa: E402
 from audiofiles import tone, write_audio  # noqa: E402
 
 from tagger.tags import tag_tracks  # noqa: E402
+from tagger.tags import apply as tag_apply  # noqa: E402
 from tagger.tags import atomic as tag_atomic  # noqa: E402
 
 
@@ -83,7 +84,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=1.5, help="length of each file")
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
     ap.add_argument("--no-fsync", action="store_true", help="skip fsyncs (to see their cost)")
+    ap.add_argument("--workers", type=int, default=None, help="threads preparing files")
     args = ap.parse_args()
+    if args.workers:
+        tag_apply.WORKERS = args.workers
     if args.no_fsync:
         tag_atomic.os = _NoFsyncOs()  # type: ignore[attr-defined]
     base = args.dir or Path(tempfile.mkdtemp(prefix="bench_tags_"))
@@ -91,7 +95,8 @@ def main() -> None:
         sources = make_sources(base / "sources", args.seconds)
         mean_size = statistics.mean(p.stat().st_size for p in sources)
         print(f"{args.tracks} tracks, {len(sources)} variants, mean file {mean_size / 1024:.0f} KiB,"
-              f" {args.runs} runs, fsync {'off' if args.no_fsync else 'on'}, cpu count {os.cpu_count()}")
+              f" {args.runs} runs, fsync {'off' if args.no_fsync else 'on'},"
+              f" {tag_apply.WORKERS} workers, cpu count {os.cpu_count()}")
         runs = []
         for r in range(args.runs):
             write_s, check_s, errors = one_run(sources, base / "work", args.tracks)

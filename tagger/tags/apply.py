@@ -22,12 +22,15 @@ file does not stop a run of ten thousand.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from tagger.store.db import Store, display_path, path_key
-from tagger.tags.backups import drop_backup, load_backup, save_backup
+from tagger.tags.backups import Backup, drop_backup, load_backup, save_backups
 from tagger.tags.fields import FIELDS, INSTRUMENTS, INSTRUMENTS_LEAD, INSTRUMENTS_MODEL
 from tagger.tags.files import (
     FieldChange, FileState, PendingWrite, commit_writes, discard, prepare_update, read_fields,
@@ -39,6 +42,7 @@ Status = Literal["changed", "unchanged", "skipped", "error"]
 # A track id, a ``tracks`` row, a query hit (.track_id), a scan's TrackResult (.path) or a path.
 TrackRef = int | Mapping[str, Any] | str | bytes | os.PathLike[str] | Any
 BATCH = 32  # files committed together: their fsyncs share journal commits (see commit_writes)
+WORKERS = 4  # threads preparing files: the work is mostly waiting on the disk
 
 
 @dataclass
@@ -112,42 +116,46 @@ def tag_tracks(
     cleaned: set[str] = set()
     batch: list[_Item] = []
     done: list[_Item] = []
-    try:
-        for ref in tracks:
-            track_id = _track_id(store, ref)
-            if track_id is None:
-                name = display_path(getattr(ref, "path", ref))
-                batch.append(_Item(TagOutcome(name, None, "error", dry_run=dry_run,
-                                              error="not in the store (scan it first)"), b""))
-            elif track_id in seen:
-                continue
-            else:
-                seen.add(track_id)
-                batch.append(_prepare(store, track_id, dry_run=dry_run, remove=remove,
-                                      cleaned=cleaned))
-            if len(batch) >= BATCH:
-                done, batch = batch, []
-                yield from _finish(store, done)
-        done, batch = batch, []
-        yield from _finish(store, done)
-    finally:
-        # Stopped early (Ctrl-C, an error, the caller closed us): temp files of uncommitted
-        # writes go; a committed one's temp name no longer exists, so this cannot touch it.
-        discard([item.pending for item in done + batch if item.pending is not None])
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="tagger-tag") as pool:
+        try:
+            for ref in tracks:
+                track_id = _track_id(store, ref)
+                if track_id is None:
+                    name = display_path(getattr(ref, "path", ref))
+                    batch.append(_Item(TagOutcome(name, None, "error", dry_run=dry_run,
+                                                  error="not in the store (scan it first)"), b""))
+                elif track_id in seen:
+                    continue
+                else:
+                    seen.add(track_id)
+                    batch.append(_plan(store, track_id, dry_run=dry_run, remove=remove,
+                                       cleaned=cleaned))
+                if len(batch) >= BATCH:
+                    done, batch = batch, []
+                    yield from _finish(store, done, pool)
+            done, batch = batch, []
+            yield from _finish(store, done, pool)
+        finally:
+            # Stopped early (Ctrl-C, an error, the caller closed us): temp files of
+            # uncommitted writes go; a committed one's temp name no longer exists.
+            discard([item.pending for item in done + batch if item.pending is not None])
 
 
 @dataclass
 class _Item:
-    """A track on its way: its outcome so far and, if it needs one, its pending file write."""
+    """A track on its way: its outcome so far, its file work, and its pending write."""
 
     outcome: TagOutcome
     key: bytes
+    job: Callable[[_Item], None] | None = None  # the file work, run on a worker thread
     pending: PendingWrite | None = None
+    backup: FileState | None = None  # the file's state, to save before the write lands
     drop_backup: bool = False  # remove mode: the backup is restored once this write lands
 
 
-def _prepare(store: Store, track_id: int, *, dry_run: bool, remove: bool,
-             cleaned: set[str]) -> _Item:
+def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
+          cleaned: set[str]) -> _Item:
+    """Read what the track needs from the store (main thread: the connection is not shared)."""
     row = store.conn.execute(
         "SELECT path_key, size, mtime_ns, model, status, error FROM tracks WHERE id = ?",
         (track_id,),
@@ -155,7 +163,7 @@ def _prepare(store: Store, track_id: int, *, dry_run: bool, remove: bool,
     if row is None:
         return _Item(TagOutcome(f"track #{track_id}", track_id, "error",
                                 error="track is not in the store", dry_run=dry_run), b"")
-    key = bytes(row[0])
+    key, size, mtime_ns, model, status, error = bytes(row[0]), *row[1:]
     path = os.fsdecode(key)
     if not dry_run:
         folder = os.path.dirname(path)
@@ -163,55 +171,75 @@ def _prepare(store: Store, track_id: int, *, dry_run: bool, remove: bool,
             cleaned.add(folder)
             remove_stale_temps(folder)
     item = _Item(TagOutcome(display_path(key), track_id, "unchanged", dry_run=dry_run), key)
-    try:
-        if remove:
-            _prepare_remove(store, path, row, item)
-        else:
-            _prepare_write(store, path, row, item)
-    except TagError as exc:
-        item.outcome.status, item.outcome.error = "error", str(exc)
-        item.drop_backup = False
+    expected = (size, mtime_ns)
+    if remove:
+        backup = load_backup(store, key)
+        item.drop_backup = backup is not None and not dry_run
+        item.job = partial(_remove_job, path=path, backup=backup, expected=expected)
+    elif status != "ok":
+        item.outcome.status = "skipped"
+        item.outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
+    else:
+        item.job = partial(_write_job, path=path, values=desired_fields(store, track_id, model),
+                           expected=expected)
     return item
 
 
-def _prepare_write(store: Store, path: str, row: tuple[Any, ...], item: _Item) -> None:
-    _key, size, mtime_ns, model, status, error = row
-    if status != "ok":
-        item.outcome.status = "skipped"
-        item.outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
-        return
+def _write_job(item: _Item, *, path: str, values: dict[str, list[str]],
+               expected: tuple[int | None, int | None]) -> None:
+    def keep(state: FileState) -> None:
+        item.backup = state
 
-    def backup(state: FileState) -> None:
-        save_backup(store, item.key, state.kind, state.snapshots)
-
-    update, item.pending = prepare_update(
-        path, values=desired_fields(store, item.outcome.track_id or 0, model),
-        expected=(size, mtime_ns), dry_run=item.outcome.dry_run, before_write=backup,
-    )
+    update, item.pending = prepare_update(path, values=values, expected=expected,
+                                          dry_run=item.outcome.dry_run, before_write=keep)
     item.outcome.changes = update.changes
     if update.changes:
         item.outcome.status = "changed"
 
 
-def _prepare_remove(store: Store, path: str, row: tuple[Any, ...], item: _Item) -> None:
-    _key, size, mtime_ns, _model, _status, _error = row
-    backup = load_backup(store, item.key)
+def _remove_job(item: _Item, *, path: str, backup: Backup | None,
+                expected: tuple[int | None, int | None]) -> None:
     if backup is None and not read_fields(path).values[INSTRUMENTS_MODEL.name]:
         return  # no backup and no model stamp: whatever INSTRUMENTS holds, we did not write it
     restore = {f.name: (backup.snapshots.get(f.name) if backup else None) for f in FIELDS}
     update, item.pending = prepare_update(
         path, restore=restore, restore_kind=backup.kind if backup else None,
-        expected=(size, mtime_ns), dry_run=item.outcome.dry_run,
+        expected=expected, dry_run=item.outcome.dry_run,
     )
     item.outcome.changes = update.changes
     if update.changes:
         item.outcome.status = "changed"
-    item.drop_backup = backup is not None and not item.outcome.dry_run
 
 
-def _finish(store: Store, items: list[_Item]) -> Iterator[TagOutcome]:
-    """Commit the batch's writes, record them in the store in one transaction, then report."""
+def _run_job(item: _Item) -> None:
+    """Worker thread: check, read, write and verify one file's temporary copy."""
+    try:
+        assert item.job is not None
+        item.job(item)
+    except (TagError, OSError) as exc:
+        item.outcome.status, item.outcome.error = "error", _one_line(exc)
+        item.drop_backup = False
+
+
+def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Iterator[TagOutcome]:
+    """Prepare the batch's files in parallel, then: backups, renames, store update, report.
+
+    File work overlaps on worker threads (most of it is waiting on the disk); everything
+    touching the store stays on this thread, in two transactions per batch.
+    """
+    list(pool.map(_run_job, [item for item in items if item.job is not None]))
     writes = [item for item in items if item.pending is not None]
+    backups = [item for item in writes if item.backup is not None]
+    if backups:
+        try:  # the backups must be in the store before any original is replaced
+            save_backups(store, [(i.key, i.backup.kind, i.backup.snapshots) for i in backups])
+        except sqlite3.Error as exc:
+            discard([item.pending for item in writes])
+            for item in writes:
+                item.pending = None
+                item.outcome.status = "error"
+                item.outcome.error = f"could not save the backup of the old values: {exc}"
+            writes = []
     for item, error in zip(writes, commit_writes([item.pending for item in writes])):
         if error is not None:
             item.outcome.status, item.outcome.error = "error", str(error)
@@ -230,6 +258,12 @@ def _finish(store: Store, items: list[_Item]) -> Iterator[TagOutcome]:
     for item in items:
         item.pending = None  # committed or failed: nothing left to discard
         yield item.outcome
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class _transaction:

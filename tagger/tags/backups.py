@@ -23,30 +23,33 @@ class Backup:
     snapshots: dict[str, Snapshot]
 
 
-def save_backup(store: Store, key: bytes, kind: str, snapshots: dict[str, Snapshot]) -> bool:
-    """Record ``snapshots`` unless a backup for this file exists; True when it was recorded.
+def save_backups(store: Store, backups: list[tuple[bytes, str, dict[str, Snapshot]]]) -> int:
+    """Record each ``(path_key, kind, snapshots)`` unless that file has a backup already.
 
-    All fields of a file go in one transaction, so a backup is whole or absent.
+    One transaction for all, so a file's backup is whole or absent; returns how many files
+    got one (a file that already has a backup keeps its older, truly original one).
     """
     conn = store.conn
+    saved = 0
     conn.execute("BEGIN IMMEDIATE")
     try:
-        exists = conn.execute(
-            "SELECT 1 FROM tag_backups WHERE path_key = ? LIMIT 1", (key,)
-        ).fetchone()
-        if not exists:
-            now = now_iso()
+        now = now_iso()
+        for key, kind, snapshots in backups:
+            if conn.execute("SELECT 1 FROM tag_backups WHERE path_key = ? LIMIT 1",
+                            (key,)).fetchone():
+                continue
             conn.executemany(
                 "INSERT INTO tag_backups (path_key, field, kind, snapshot, saved_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 [(key, name, kind, None if snap is None else json.dumps(snap), now)
                  for name, snap in snapshots.items()],
             )
+            saved += 1
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return not exists
+    return saved
 
 
 def load_backup(store: Store, key: bytes) -> Backup | None:
