@@ -255,7 +255,7 @@ def _write_temp(
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        if container.name != "mp3":  # mp3 is rebuilt from the tag and the original's tail
+        if not container.rebuilds:
             copy_file(path, tmp)
         try:
             container.save(mf, path, tmp)

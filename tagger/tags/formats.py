@@ -53,6 +53,9 @@ class Container:
     load_kwargs: dict[str, Any] = field(default_factory=dict)
     id3_offset: Callable[[BinaryIO, int], int | None] | None = None  # where an ID3 tag starts
     layout: Callable[[BinaryIO, int], Any] | None = None  # how the index points into the audio
+    saver: Callable[[mutagen.FileType, str, str], None] = field(
+        default=lambda mf, src, dst: mf.save(dst))
+    rebuilds: bool = False  # the saver builds dst from src itself: no copy beforehand
 
     def load(self, path: str) -> mutagen.FileType:
         try:
@@ -65,23 +68,18 @@ class Container:
             raise TagError(f"cannot parse {self.name} file: {_reason(exc)}") from None
         if mf.tags is None:
             mf.add_tags()
-        if self.kind == "id3" and mf.tags.version < (2, 3, 0) and mf.tags.size:
-            raise TagError("has an ID3v2.2 tag, which cannot be written without converting it")
         return mf
 
     def save(self, mf: mutagen.FileType, src: str, dst: str) -> None:
-        """Write ``mf``'s tags into ``dst``, a byte copy of ``src`` (mp3: any file, rebuilt)."""
-        if self.name == "mp3":
-            _save_mp3(mf, src, dst)
-        elif self.kind == "id3":
-            mf.tags.save(dst, v2_version=id3_version(mf), v23_sep=None)
-        else:
-            mf.save(dst)
+        """Write ``mf``'s tags into ``dst``: a byte copy of ``src``, or (``rebuilds``) empty."""
+        self.saver(mf, src, dst)
 
     def check_id3(self, path: str, mf: mutagen.FileType) -> None:
         """Refuse a tag mutagen would not write back frame for frame (see ``id3check``)."""
         if self.id3_offset is None or not mf.tags.size:
             return
+        if mf.tags.version < (2, 3, 0):
+            raise TagError("has an ID3v2.2 tag, which cannot be written without converting it")
         from tagger.tags.id3check import check_roundtrip
 
         with open(path, "rb") as f:
@@ -106,7 +104,13 @@ def id3_version(mf: mutagen.FileType) -> int:
     return 3 if getattr(mf.tags, "size", 0) and mf.tags.version[:2] == (2, 3) else 4
 
 
+def _save_iff_id3(mf: mutagen.FileType, src: str, dst: str) -> None:
+    """WAV/AIFF: the ID3 chunk, in the tag's own version, multi-values NUL-separated."""
+    mf.tags.save(dst, v2_version=id3_version(mf), v23_sep=None)
+
+
 def _save_mp3(mf: mutagen.FileType, src: str, dst: str) -> None:
+    """New ID3v2 tag, then the original's bytes after its old tag, copied by the kernel."""
     buf = io.BytesIO()
     # 1 KiB of padding keeps later in-place edits (by any tagger) cheap; v1=0 only concerns the
     # empty buffer, the original ID3v1 tag travels with the copied tail.
@@ -145,11 +149,14 @@ def copy_range(fsrc: BinaryIO, start: int, length: int, fdst: BinaryIO) -> None:
 
 
 CONTAINERS: tuple[Container, ...] = (
-    Container("mp3", MP3, "id3", payload.mp3_spans, _ID3_KW, lambda f, size: 0),
+    Container("mp3", MP3, "id3", payload.mp3_spans, _ID3_KW, lambda f, size: 0,
+              saver=_save_mp3, rebuilds=True),
     Container("wav", WAVE, "id3", payload.wav_spans, _ID3_KW,
-              partial(payload.iff_chunk_offset, little=True, chunk_id=b"id3 ")),
+              partial(payload.iff_chunk_offset, little=True, chunk_id=b"id3 "),
+              saver=_save_iff_id3),
     Container("aiff", AIFF, "id3", payload.aiff_spans, _ID3_KW,
-              partial(payload.iff_chunk_offset, little=False, chunk_id=b"id3 ")),
+              partial(payload.iff_chunk_offset, little=False, chunk_id=b"id3 "),
+              saver=_save_iff_id3),
     Container("flac", FLAC, "vorbis", payload.flac_spans),
     Container("ogg", OggVorbis, "vorbis", payload.vorbis_spans),
     Container("opus", OggOpus, "vorbis", payload.opus_spans),
