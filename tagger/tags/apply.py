@@ -14,7 +14,10 @@ Lists are alphabetical, so re-tagging after a rescan that found the same instrum
 nothing to change and leaves the file alone. An empty list removes the field.
 
 After a successful write the track's ``size`` and ``mtime_ns`` in the store are set to the new
-file's, so the next ``tagger scan`` sees the file as unchanged and does not re-analyse it.
+file's, so the next ``tagger scan`` sees the file as unchanged and does not re-analyse it. (Files
+are replaced a batch at a time and the batch is recorded right after; a ``kill -9`` between the
+two leaves at most one batch of whole, tagged files that the store still describes by their
+old size and mtime: the next scan re-analyses those few, nothing is lost.)
 Problems are outcomes (``status="error"`` with a one-line reason), never exceptions: one bad
 file does not stop a run of ten thousand.
 """
