@@ -1,0 +1,396 @@
+"""Decode any track straight to the model's sample rate, in blocks, without printing anything.
+
+This is the *decode ▸ resample ▸ mono* step of a scan (see DESIGN.md, "Data flow of a scan"). It
+runs in DataLoader workers, so it must be fast (the whole scan targets >= 600x real time on two
+cores), bounded in memory (a 3-hour track is streamed, peak ~ one block) and quiet.
+
+- **Backends.** The format is sniffed from the file's first bytes (not its name), then backends
+  are tried in the order measured fastest for that format (``benchmarks/bench_decode.py``):
+  libsndfile via ``soundfile``, FFmpeg via PyAV, and ``audioread`` last. A backend that cannot
+  *open* the file hands over to the next. If libsndfile fails or stops early part-way, FFmpeg
+  takes over at the same sample (see :func:`_take_over`).
+- **Resampling** is one ``soxr.ResampleStream`` per track, fed mono chunks: it keeps its filter
+  state across chunks, so block boundaries add no clicks or gaps (tested against a one-shot
+  resample), and it measured faster than FFmpeg's swresample run per frame from Python.
+- **Mixdown** is the plain mean of all channels (LFE included), identical for every backend.
+- **Errors** are one :class:`DecodeError` with a one-line message and a ``kind`` code. Nothing is
+  printed: PyAV keeps FFmpeg's log off by default and mpg123's direct writes to fd 2 are
+  redirected while libsndfile reads an mp3.
+
+Damaged files. FFmpeg skips an undecodable packet as players do (up to
+``decode_backends.MAX_BAD_PACKETS``); the audio after it moves earlier by that packet. Beyond
+that, or when a file ends more than 0.25 s (+0.1%) before the length its header declares
+(truncation), iteration raises :class:`DecodeError` *after* the blocks decoded so far were
+yielded: callers must treat the track as failed and drop what they received for it, so there
+are no silent half-results. Where the header's length is only a guess (mp3 without a
+Xing/Info/VBRI header, raw streams) a truncated file cannot be told from a short track and
+decodes to whatever is there.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+from tagger.decode_backends import (
+    AudioreadSource,
+    NotReadable,
+    PyAVSource,
+    SoundfileSource,
+    Source,
+    first_line,
+)
+from tagger.decode_sniff import Sniff, sniff
+
+__all__ = ["AudioInfo", "DecodeError", "decode", "decode_blocks", "probe", "BACKENDS"]
+
+BACKENDS = ("soundfile", "pyav", "audioread")
+
+# Backend order per sniffed format, fastest first. Measured with benchmarks/bench_decode.py on
+# the 2-core dev VM (60 s of 44.1 kHz stereo music -> 32 kHz mono, CPU-time x real time, one
+# core, medians; the machine was shared, so +-10%): soundfile vs pyav
+#   wav 1580-1920 vs 950-1100, aiff 1490-1600 vs 1130-1240, flac 740-770 vs 680-700,
+#   mp3 960-1060 vs 670-840, ogg/vorbis 610-630 vs 640-760, opus 170-180 vs 350-490;
+#   m4a (pyav only) 800-930, wma (pyav only) 1000-1170.
+# FFmpeg's own resampler instead of soxr ("pyav+swr") was slower for every format.
+# libsndfile cannot read mp4/m4a or asf/wma; unknown formats go to FFmpeg first.
+_ORDER: dict[str | None, tuple[str, ...]] = {
+    "wav": ("soundfile", "pyav", "audioread"),
+    "aiff": ("soundfile", "pyav", "audioread"),
+    "flac": ("soundfile", "pyav", "audioread"),
+    "mp3": ("soundfile", "pyav", "audioread"),
+    "vorbis": ("pyav", "soundfile", "audioread"),
+    "opus": ("pyav", "soundfile", "audioread"),
+    "ogg": ("pyav", "soundfile", "audioread"),
+    "mp4": ("pyav", "audioread"),
+    "asf": ("pyav", "audioread"),
+    None: ("pyav", "soundfile", "audioread"),
+}
+# libsndfile stops an mp3 at the length it believes (libsndfile issue #1001). Without a
+# Xing/Info/VBRI header that is a guess from the first frame's bitrate: a VBR file lost two
+# thirds of its audio in our test, with no error. A header whose byte count disagrees with the
+# file (cut, joined or truncated files) is no better. Those mp3s go to FFmpeg, which reads to
+# the end of the data whatever the header says.
+_MP3_TO_FFMPEG = ("pyav", "audioread")
+
+# A shortfall against the header's length beyond this is a truncation. Normal files differ by
+# encoder delay/padding only (AAC, Opus pre-skip, WMA: tens of milliseconds).
+_TRUNCATION_SLACK_S = 0.25
+_TRUNCATION_SLACK_FRACTION = 0.001
+
+_PREALLOCATE_S = 1200  # decode() sizes its array from the header up to this, then grows
+
+
+class DecodeError(Exception):
+    """A track that cannot be decoded. ``str()`` is one line for users; ``kind`` is for code.
+
+    kinds: ``not_found``, ``permission``, ``not_a_file``, ``empty`` (0 bytes, or no samples),
+    ``not_audio``, ``corrupt`` (truncated or damaged), ``io``.
+    """
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class AudioInfo:
+    """Header facts about a track. ``duration_s`` is the header's value (an estimate for mp3
+    files without a Xing/Info header); ``codec`` is a short name like ``mp3``, ``flac``,
+    ``aac``, ``pcm_s16``."""
+
+    duration_s: float
+    sample_rate: int
+    channels: int
+    codec: str | None
+
+
+@dataclass
+class _Opened:
+    source: Source
+    label: str  # the format as users call it, for messages ("mp3", "flac")
+    length_is_exact: bool  # the header's length is a fact, so a shortfall means truncation
+    path: str | bytes
+    can_take_over: bool  # FFmpeg may resume where libsndfile failed (auto mode only)
+
+
+def _check_file(path: str | bytes) -> None:
+    """Turn the common file-system problems into clear errors before any backend sees them
+    (backends report a missing file as "format not recognised", and opening a FIFO would hang)."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise DecodeError("file not found", kind="not_found") from None
+    except PermissionError:
+        raise DecodeError("permission denied", kind="permission") from None
+    except OSError as exc:
+        raise DecodeError(f"cannot read file ({exc.strerror or exc})", kind="io") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DecodeError("is a directory, not an audio file", kind="not_a_file")
+    if not stat.S_ISREG(st.st_mode):
+        raise DecodeError("not a regular file (device, socket or pipe)", kind="not_a_file")
+    if st.st_size == 0:
+        raise DecodeError("file is empty (0 bytes)", kind="empty")
+
+
+def _label(path: str | bytes, found: Sniff) -> str:
+    ext = os.path.splitext(os.fsdecode(path))[1].lower().lstrip(".")
+    if ext and len(ext) <= 5 and ext.isalnum():
+        return ext
+    return {"mp4": "m4a", "asf": "wma"}.get(found.kind or "", found.kind or "audio")
+
+
+def _open_backend(name: str, path: str | bytes, found: Sniff) -> Source:
+    if name == "soundfile":
+        # mpg123 runs for mp3, for MPEG audio inside WAV and when libsndfile guesses at an
+        # unidentified file; only formats that never reach it are read without the redirect.
+        return SoundfileSource(path, quiet=found.kind not in ("flac", "aiff", "vorbis", "opus"))
+    if name == "pyav":
+        return PyAVSource(path)
+    if name == "audioread":
+        return AudioreadSource(path)
+    raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {name!r}")
+
+
+def _open(path: str | bytes, backend: str) -> _Opened:
+    """Check the file, sniff its format and open it with the first backend that can read it."""
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, not {backend!r}")
+    _check_file(path)
+    try:
+        found = sniff(path)
+    except PermissionError:
+        raise DecodeError("permission denied", kind="permission") from None
+    except OSError as exc:
+        raise DecodeError(f"cannot read file ({exc.strerror or exc})", kind="io") from None
+    label = _label(path, found)
+    if backend != "auto":
+        order: tuple[str, ...] = (backend,)
+    elif found.kind == "mp3" and not found.mp3_header_matches_size:
+        order = _MP3_TO_FFMPEG
+    else:
+        order = _ORDER.get(found.kind, _ORDER[None])
+    exact = found.kind is not None and (found.kind != "mp3" or found.mp3_length_header)
+    failures: list[NotReadable] = []
+    held: Source | None = None
+    for name in order:
+        try:
+            source = _open_backend(name, path, found)
+        except NotReadable as exc:
+            failures.append(exc)
+            continue
+        if source.name == "soundfile" and source.declared_frames is None and name != order[-1]:
+            # libsndfile trusts the header's length: without one (FLAC written to a pipe) it
+            # fails near the end. Keep it only in case nothing else can read the file.
+            held = held or source
+            continue
+        if held is not None:
+            held.close()
+        take_over = source.name == "soundfile" and "pyav" in order[order.index(name) :]
+        return _Opened(source, label, exact, path, take_over)
+    if held is not None:
+        return _Opened(held, label, exact, path, False)
+    if any(f.no_audio for f in failures):
+        raise DecodeError("not an audio file (no audio stream found)", kind="not_audio")
+    if found.kind is not None:  # the magic bytes say audio, yet no backend can read the header
+        reason = failures[0].reason if failures else "unreadable"
+        raise DecodeError(f"truncated or corrupt {label}: cannot read its header ({reason})",
+                          kind="corrupt")  # fmt: skip
+    raise DecodeError("not an audio file (format not recognised)", kind="not_audio")
+
+
+def probe(path: str | bytes | os.PathLike[str], *, backend: str = "auto") -> AudioInfo:
+    """Read a track's duration, rate, channels and codec from its headers, without decoding.
+
+    Only when the header states no length (e.g. FLAC written to a pipe) is the file decoded to
+    measure it, so the answer is never missing.
+    """
+    opened = _open(os.fspath(path), backend)
+    src = opened.source
+    try:
+        frames = src.declared_frames
+        if frames is None:
+            try:
+                frames = sum(len(chunk) for chunk in src.chunks())
+            except Exception as exc:
+                raise DecodeError(f"truncated or corrupt {opened.label}: {first_line(exc)}",
+                                  kind="corrupt") from exc  # fmt: skip
+        return AudioInfo(frames / src.sample_rate, src.sample_rate, src.channels, src.codec)
+    finally:
+        src.close()
+
+
+def decode_blocks(
+    path: str | bytes | os.PathLike[str],
+    *,
+    sample_rate: int,
+    block_s: float = 30.0,
+    backend: str = "auto",
+) -> Iterator[np.ndarray]:
+    """Yield a track as mono float32 blocks at ``sample_rate``, each ``block_s`` long but the last.
+
+    Streams: memory stays ~ one block plus one ~4 MB read, however long the track. Errors
+    (including a missing file) are raised from iteration as :class:`DecodeError`; an error after
+    some blocks means the track is bad, and those blocks must be dropped (see module docs).
+    ``backend`` forces one backend with no fallback (for benchmarks and tests).
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, not {sample_rate}")
+    block = int(round(block_s * sample_rate))
+    if block <= 0:
+        raise ValueError(f"block_s={block_s} gives no samples at {sample_rate} Hz")
+    opened = _open(os.fspath(path), backend)
+    try:
+        yield from _stream(opened, sample_rate, block)
+    finally:
+        opened.source.close()
+
+
+def _stream(opened: _Opened, sample_rate: int, block: int) -> Iterator[np.ndarray]:
+    """Resample the source's chunks and cut them into exact blocks; enforce the error policy."""
+    rate_in = opened.source.sample_rate
+    declared = opened.source.declared_frames
+    resampler = (
+        None
+        if rate_in == sample_rate
+        else soxr.ResampleStream(rate_in, sample_rate, 1, dtype="float32", quality="HQ")
+    )
+    out = np.empty(block, dtype=np.float32)
+    fill = 0
+
+    def cut(y: np.ndarray) -> Iterator[np.ndarray]:
+        nonlocal out, fill
+        pos = 0
+        while pos < len(y):
+            n = min(block - fill, len(y) - pos)
+            out[fill : fill + n] = y[pos : pos + n]
+            fill += n
+            pos += n
+            if fill == block:
+                yield out
+                out = np.empty(block, dtype=np.float32)
+                fill = 0
+
+    def truncated() -> DecodeError | None:
+        if not (opened.length_is_exact and declared):
+            return None
+        slack = _TRUNCATION_SLACK_S * rate_in + _TRUNCATION_SLACK_FRACTION * declared
+        if declared - decoded <= slack:
+            return None
+        return DecodeError(
+            f"truncated or corrupt {opened.label}: decoded {decoded / rate_in:.1f} s of the"
+            f" {declared / rate_in:.1f} s its header declares",
+            kind="corrupt",
+        )
+
+    decoded = 0  # input frames delivered, to resume elsewhere and to spot truncation
+    chunks: Iterator[np.ndarray] = opened.source.chunks()
+    while True:
+        try:
+            x = next(chunks, None)
+        except Exception as exc:  # the backend failed mid-way: corrupt or cut data
+            chunks = _take_over(opened, decoded, _failed_at(opened, exc), exc)
+            continue
+        if x is None:
+            short = truncated()
+            if short is not None and opened.can_take_over:  # libsndfile may just stop early
+                chunks = _take_over(opened, decoded, short, None)
+                continue
+            break
+        decoded += len(x)
+        yield from cut(resampler.resample_chunk(x) if resampler else x)
+    if resampler is not None:
+        yield from cut(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    if decoded == 0:
+        raise DecodeError(f"no audio in this {opened.label} (0 samples)", kind="empty")
+    short = truncated()
+    if short is not None:
+        raise short
+    if fill:
+        yield out[:fill].copy()
+
+
+def _failed_at(opened: _Opened, exc: Exception) -> DecodeError:
+    src = opened.source
+    where = f"{src.position / src.sample_rate:.1f} s"
+    if src.declared_frames:
+        where += f" of {src.declared_frames / src.sample_rate:.1f} s"
+    return DecodeError(
+        f"truncated or corrupt {opened.label}: decoding failed at {where} ({first_line(exc)})",
+        kind="corrupt",
+    )
+
+
+def _take_over(
+    opened: _Opened, decoded: int, failure: DecodeError, exc: Exception | None
+) -> Iterator[np.ndarray]:
+    """After libsndfile fails or stops early, let FFmpeg decode the rest, from the same sample.
+
+    Why: libsndfile gives up at the first bad FLAC frame, and mpg123 may end an mp3 at a burst
+    of garbage without an error, where FFmpeg skips the damage as players do; the result of
+    ``auto`` should not depend on which backend happened to be faster for the format. Both
+    decode FLAC/WAV exactly and mp3 gaplessly, so sample positions agree (tested); FFmpeg
+    re-decodes the prefix to find the spot, which costs time only on damaged files.
+    Otherwise ``failure`` is raised.
+    """
+    if not opened.can_take_over:
+        raise failure from exc
+    opened.can_take_over = False
+    src = opened.source
+    try:
+        alt = PyAVSource(opened.path)
+    except NotReadable:
+        raise failure from exc
+    if alt.sample_rate != src.sample_rate:
+        alt.close()
+        raise failure from exc
+    src.close()
+    opened.source = alt
+    return _guarded(alt.chunks(skip_frames=decoded), opened)
+
+
+def _guarded(chunks: Iterator[np.ndarray], opened: _Opened) -> Iterator[np.ndarray]:
+    """Chunks from the FFmpeg take-over; its failures are final."""
+    try:
+        yield from chunks
+    except Exception as exc:
+        src = opened.source
+        raise DecodeError(
+            f"truncated or corrupt {opened.label}: decoding failed at"
+            f" {src.position / src.sample_rate:.1f} s ({first_line(exc)})",
+            kind="corrupt",
+        ) from exc
+
+
+def decode(
+    path: str | bytes | os.PathLike[str], *, sample_rate: int, backend: str = "auto"
+) -> np.ndarray:
+    """The whole track as one mono float32 array at ``sample_rate``.
+
+    Fills one array sized from the header's length (grown if the header was short), so a long
+    track is held once, not once in blocks plus once concatenated.
+    """
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, not {sample_rate}")
+    opened = _open(os.fspath(path), backend)
+    src = opened.source
+    try:
+        expected = (src.declared_frames or 0) * sample_rate // src.sample_rate
+        # Capped, so a header claiming days of audio cannot allocate gigabytes up front.
+        out = np.empty(min(expected, _PREALLOCATE_S * sample_rate) + 64, dtype=np.float32)
+        n = 0
+        for blk in _stream(opened, sample_rate, 1 << 20):
+            if n + len(blk) > len(out):
+                grown = np.empty(max(n + len(blk), len(out) * 3 // 2), dtype=np.float32)
+                grown[:n] = out[:n]
+                out = grown
+            out[n : n + len(blk)] = blk
+            n += len(blk)
+    finally:
+        opened.source.close()
+    return out[:n].copy() if len(out) - n > 4096 else out[:n]

@@ -1,0 +1,91 @@
+"""Identify an audio file from its first bytes, for :mod:`tagger.decode`'s choice of backend.
+
+Why not the extension: libraries hold misnamed files (an m4a called .mp3), and for mp3 the
+first frame also says whether the length in the header can be trusted, which decides between
+libsndfile (fast, but stops where the header says) and FFmpeg (reads to the end).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sniff:
+    """What the first bytes say: ``kind`` (``None`` if unknown); for mp3, whether a
+    Xing/Info/VBRI header states the exact length (without one, every length is a guess from
+    the bitrate), and whether that header's byte count matches the file (a stale header, left
+    by an editor that cut or joined the file, makes libsndfile stop at the wrong place)."""
+
+    kind: str | None
+    mp3_length_header: bool = False
+    mp3_header_matches_size: bool = False
+
+
+def _syncsafe(b: bytes) -> int:
+    return (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
+
+
+def _mp3_frame_at(b: bytes, i: int) -> bool:
+    """A plausible MPEG audio frame header at ``b[i]`` (sync, version, layer, rate fields)."""
+    if i + 4 > len(b) or b[i] != 0xFF or (b[i + 1] & 0xE0) != 0xE0:
+        return False
+    version, layer = (b[i + 1] >> 3) & 3, (b[i + 1] >> 1) & 3
+    bitrate, rate = b[i + 2] >> 4, (b[i + 2] >> 2) & 3
+    return version != 1 and layer != 0 and bitrate != 15 and rate != 3
+
+
+def sniff(path: str | bytes) -> Sniff:
+    """Identify the format from magic bytes, so a misnamed file still gets the right backend."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        start = 0
+        head = fh.read(4096)
+        if head[:3] == b"ID3" and len(head) >= 10:
+            # Skip the ID3v2 tag (cover art can make it megabytes) and any zero padding after it.
+            start = 10 + _syncsafe(head[6:10]) + (10 if head[5] & 0x10 else 0)
+            fh.seek(start)
+            head = fh.read(4096)
+            stripped = head.lstrip(b"\x00")
+            start += len(head) - len(stripped)
+            head = stripped
+    if head[:4] == b"fLaC":
+        return Sniff("flac")
+    if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        return Sniff("wav")
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return Sniff("aiff")
+    if head[:4] == b"OggS":
+        if head[28:36] == b"OpusHead":
+            return Sniff("opus")
+        return Sniff("vorbis" if head[28:35] == b"\x01vorbis" else "ogg")
+    if head[4:8] == b"ftyp":
+        return Sniff("mp4")
+    if head[:8] == b"\x30\x26\xb2\x75\x8e\x66\xcf\x11":
+        return Sniff("asf")
+    if _mp3_frame_at(head, 0):
+        stated = _mp3_stated_bytes(head)
+        if stated is None:
+            return Sniff("mp3")
+        audio = size - start
+        # mpg123's own test for a stale header is 1%; allow for ID3v1/APE tags at the end.
+        return Sniff("mp3", True, stated > 0 and abs(audio - stated) <= 0.01 * audio + 256)
+    return Sniff(None)
+
+
+def _mp3_stated_bytes(frame: bytes) -> int | None:
+    """The stream size a Xing/Info/VBRI header states (0 if it states frames only), or None
+    when the first frame carries no such header. Xing/Info sit after the side info (offsets
+    13..36 from the frame start); Fraunhofer's VBRI sits at 36."""
+    for tag in (b"Xing", b"Info"):
+        i = frame.find(tag, 4, 48)
+        if i >= 0 and i + 8 <= len(frame):
+            flags = int.from_bytes(frame[i + 4 : i + 8], "big")
+            at = i + 8 + (4 if flags & 1 else 0)
+            if flags & 2 and at + 4 <= len(frame):
+                return int.from_bytes(frame[at : at + 4], "big")
+            return 0
+    if frame[36:40] == b"VBRI" and len(frame) >= 50:
+        return int.from_bytes(frame[46:50], "big")
+    return None
