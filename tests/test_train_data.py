@@ -255,6 +255,17 @@ def test_folder_source_skips_corrupt_file_with_warning(tmp_path):
     assert next(src.examples(np.random.default_rng(0))).presence[IDX["voice"]] == 1
 
 
+def test_file_that_breaks_during_training_is_dropped_with_warning(tmp_path):
+    put(tmp_path / "flute" / "a.wav", 1.0, 16000)
+    put(tmp_path / "flute" / "b.wav", 1.0, 16000, 880)
+    src = FolderSource(tmp_path, sample_rate=16000, clip_seconds=1.0)
+    (tmp_path / "flute" / "b.wav").write_bytes(b"not audio any more")
+    it = src.examples(np.random.default_rng(0))
+    with pytest.warns(UserWarning, match="b.wav"):
+        got = [next(it) for _ in range(10)]
+    assert all(ex.presence[IDX["flute"]] == 1 for ex in got)
+
+
 def test_folder_source_errors(tmp_path):
     with pytest.raises(UserDataError, match="no class folders"):
         FolderSource(tmp_path)

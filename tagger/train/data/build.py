@@ -186,6 +186,29 @@ def build_cache(cache: str | Path = DEFAULT_CACHE, *, quick: bool = False,
     return bank
 
 
+def prune(cache: str | Path) -> int:
+    """Delete shards that neither the full nor the quick index lists; returns files removed.
+
+    Recipes change (new SoundFonts installed, a new render version) and old shards would pile
+    up; they are only deleted on request, since another checkout may still use them.
+    """
+    root = StemCache(cache).root
+    keep: set[str] = set()
+    for name in (_index_name(False), _index_name(True)):
+        if (root / name).exists():
+            keep.update(json.loads((root / name).read_text())["shards"])
+    removed = 0
+    for meta in root.glob("*.json"):
+        key = meta.name[: -len(".json")]
+        if key.startswith(("index", "training_data")) or key in keep:
+            continue
+        for f in (meta, root / f"{key}.npy", root / f"{key}.env.npy"):
+            if f.exists():
+                f.unlink()
+                removed += 1
+    return removed
+
+
 def _index_name(quick: bool) -> str:
     return "index-quick.json" if quick else "index.json"
 
@@ -218,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small subset (tests, CI)")
     ap.add_argument("--real", default=str(real.DEFAULT_REAL_ROOT), help="real-recordings root")
     ap.add_argument("--strict", action="store_true", help="fail on anything missing")
+    ap.add_argument("--prune", action="store_true",
+                    help="delete shards no index uses (left by older recipes)")
     ap.add_argument("--allow-restricted", action="store_true",
                     help="also train on non-commercial / unclear-licence recordings")
     args = ap.parse_args(argv)
@@ -227,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.prune:
+        print(f"pruned {prune(args.cache)} stale files", file=sys.stderr)
     by_class: dict[str, float] = {}
     for s in bank:
         for c in s.classes or ("(distractor)",):

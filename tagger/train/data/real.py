@@ -23,7 +23,7 @@ from tagger.train.data.audio import CACHE_SR, load_many, trim_silence
 from tagger.train.data.sampler import DECAYING, Sample, drum_phrase, parse_pitch, phrase
 from tagger.train.data.stems import Stem, make_stem
 
-REAL_VERSION = 1
+REAL_VERSION = 2
 # ../shared/data/real next to the checkout, or $TAGGER_REAL_DATA.
 DEFAULT_REAL_ROOT = Path(os.environ.get(
     "TAGGER_REAL_DATA", Path(__file__).resolve().parents[4] / "shared" / "data" / "real"))
@@ -197,7 +197,7 @@ def group_stems(name: str, rows: list[Recording], rng: np.random.Generator) -> l
         samples.append(Sample(x, pitch, stem_name))
     kind_cls = cls or ("piano" if "piano" in fine else "acoustic_guitar" if first.label ==
                        "plucked" else "")
-    n_phr = int(np.clip(len(samples) // 8, 2, 6))
+    n_phr = int(np.clip(len(samples) // 6, 6, 8))  # small sets need variety most
     for _ in range(n_phr):
         x = phrase(samples, kind_cls, rng, seconds=float(rng.uniform(12, 20)))
         stems.append(make_stem(x, origin=f"{name}: sampler phrases from {len(samples)} notes",
