@@ -29,7 +29,8 @@ from typing import Any
 # name -> module, imported on first use (PEP 562): ``python -m tagger.train.data.build`` must not
 # find its own module already imported by the package, and importing the package stays cheap.
 _EXPORTS = {
-    "EVAL_SETS": "api", "TRAIN_SOURCES": "api", "WeightedSource": "api", "ensure_bank": "api", "train_source": "api", "training_data": "api",
+    "EVAL_SETS": "api", "TRAIN_SOURCES": "api", "WeightedSource": "api", "ensure_bank": "api",
+    "train_source": "api", "training_data": "api",
     "DEFAULT_CACHE": "build", "build_cache": "build", "load_bank": "build",
     "MissingDependency": "deps", "EVAL_KINDS": "evalsets", "build_eval_set": "evalsets",
     "MixConfig": "mixture", "MixtureSource": "mixture", "Placed": "mixture",

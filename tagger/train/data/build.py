@@ -19,7 +19,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,11 @@ import numpy as np
 from tagger.train.data import corpus, debian, real
 from tagger.train.data.content import generated_song
 from tagger.train.data.deps import INSTALL_HINT, MissingDependency
-from tagger.train.data.gm import available_soundfonts, fluidsynth_available, missing_soundfonts
+from tagger.train.data.gm import (
+    available_soundfonts,
+    fluidsynth_available,
+    missing_soundfonts,
+)
 from tagger.train.data.render import render_songs
 from tagger.train.data.stems import Stem, StemBank, StemCache, recipe_key
 
@@ -48,6 +52,9 @@ class Plan:
     hydrogen_kits: int | None = None
     klettres_langs: int | None = None
     fonts: tuple[str, ...] | None = None  # None = every installed SoundFont
+    # mirdata-fixture datasets to *train* on (default none: they are for checking); whatever is
+    # named here is left out of every eval set automatically.
+    train_fixtures: tuple[str, ...] = ()
 
 
 FULL = Plan()
@@ -109,6 +116,8 @@ def plan_tasks(cache: Path, plan: Plan, real_root: Path, *, allow_restricted: bo
                      f"({INSTALL_HINT})")
     kinds = [("generated", plan.generated), ("mma", plan.mma), ("music21", plan.music21)]
     for kind, (batches, n) in kinds if fonts else []:
+        if batches == 0 or n == 0:
+            continue
         if kind == "mma" and not (corpus.MMA_LIB.is_dir() and shutil.which("mma")):
             notes.append("mma grooves missing: install Debian package mma")
             continue
@@ -131,6 +140,10 @@ def plan_tasks(cache: Path, plan: Plan, real_root: Path, *, allow_restricted: bo
         tasks.append((real.group_recipe(name, rows),
                       lambda name=name, rows=rows: real.group_stems(
                           name, rows, _seed(real.group_recipe(name, rows)))))
+    if plan.train_fixtures:
+        recipe = {"kind": "fixtures", "v": real.REAL_VERSION, "datasets": sorted(
+            plan.train_fixtures), "root": str(Path(real_root).resolve())}
+        tasks.append((recipe, lambda: real.fixture_stems(real_root, plan.train_fixtures)))
     kits = debian.hydrogen_kits()
     if not kits:
         notes.append("Hydrogen drum kits missing: install Debian package hydrogen-drumkits")
@@ -169,8 +182,9 @@ def build_cache(cache: str | Path = DEFAULT_CACHE, *, quick: bool = False,
         keys.append(recipe_key(recipe))
         if store.has(recipe):
             continue
-        label = recipe.get("group") or recipe.get("kit") or recipe.get("lang") or \
-            f"{recipe.get('gen')} batch {recipe.get('batch')}"
+        label = (recipe.get("group") or recipe.get("kit") or recipe.get("lang")
+                 or ",".join(recipe.get("datasets", [])) or
+                 f"{recipe.get('gen')} batch {recipe.get('batch')}")
         t = time.time()
         stems = work()
         store.put(recipe, stems)
@@ -241,14 +255,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small subset (tests, CI)")
     ap.add_argument("--real", default=str(real.DEFAULT_REAL_ROOT), help="real-recordings root")
     ap.add_argument("--strict", action="store_true", help="fail on anything missing")
+    ap.add_argument("--train-on-fixtures", default="", metavar="DATASET,...",
+                    help="also train on these mirdata-fixtures datasets (e.g. vocadito,"
+                         "dagstuhl_choirset); they then leave the eval sets")
     ap.add_argument("--prune", action="store_true",
                     help="delete shards no index uses (left by older recipes)")
     ap.add_argument("--allow-restricted", action="store_true",
                     help="also train on non-commercial / unclear-licence recordings")
     args = ap.parse_args(argv)
     try:
+        fixtures = tuple(d for d in args.train_fixtures.split(",") if d)
+        plan = replace(QUICK if args.quick else FULL, train_fixtures=fixtures)
         bank = build_cache(args.cache, quick=args.quick, real_root=args.real, strict=args.strict,
-                           allow_restricted=args.allow_restricted)
+                           allow_restricted=args.allow_restricted, plan=plan)
     except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

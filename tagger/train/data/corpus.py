@@ -18,10 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from tagger.train.data.content import (
-    PROGRESSIONS_MAJOR, PROGRESSIONS_MINOR, Song, SongPart, melody, progression,
+    PROGRESSIONS_MAJOR,
+    PROGRESSIONS_MINOR,
+    Song,
+    SongPart,
+    melody,
+    progression,
 )
 from tagger.train.data.deps import require_music21, require_tool
-from tagger.train.data.gm import PROGRAMS, MULTI
+from tagger.train.data.gm import MULTI, PROGRAMS
 from tagger.train.data.midi import DRUM_CHANNEL, Note, read_midi
 
 MUSIC21_LICENCE = "public-domain scores from the music21 corpus (BSD-3 package)"
@@ -178,5 +183,5 @@ def mma_song(groove: str, rng: np.random.Generator, song_id: str, *, bars: int =
                 chords=chords, bar_s=bar_s)
 
 
-__all__ = ["corpus_pick", "corpus_works", "music21_song", "mma_grooves", "mma_song", "PROGRESSIONS_MAJOR",
-           "PROGRESSIONS_MINOR"]
+__all__ = ["PROGRESSIONS_MAJOR", "PROGRESSIONS_MINOR", "corpus_pick", "corpus_works",
+           "mma_grooves", "mma_song", "music21_song"]

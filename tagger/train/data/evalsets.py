@@ -8,7 +8,8 @@ models and re-runs. Every set is built only from audio the model never trains on
 - ``mix``: mixtures of 2-3 of those clips (different classes, random levels);
 - ``voice``: voice clips against as many clips without voice (the weakest class, on its own);
 - ``fixtures``: the real excerpts in ``mirdata-fixtures`` as they are (checking only; some are
-  polyphonic with partly unknown labels, which the mask says);
+  polyphonic with partly unknown labels, which the mask says). A dataset the cache was built
+  to train on (``build --train-on-fixtures``) drops out of every set here;
 - ``heldout``: augmented mixtures from the held-out stems (the held-out SoundFont family
   included), the validation stream of the training run.
 """
@@ -25,68 +26,13 @@ from tagger.taxonomy import CLASSES
 from tagger.train.data.audio import CACHE_SR, load_many
 from tagger.train.data.build import DEFAULT_CACHE, load_bank
 from tagger.train.data.mixture import MixtureSource, Placed, active_seconds, mix_stems
-from tagger.train.data.real import DEFAULT_REAL_ROOT, read_manifest
+from tagger.train.data.real import DEFAULT_REAL_ROOT, fixture_stems, read_manifest
 from tagger.train.data.split import DEFAULT_HOLDOUT, split_sources
 from tagger.train.data.stems import Stem, StemBank, make_stem
 from tagger.train.example import Example
 
 EVAL_KINDS = ("solo", "mix", "voice", "fixtures", "heldout")
-# mirdata fixture (dataset folder, file-name prefix) -> (classes, labels complete?)
-FIXTURE_LABELS: dict[tuple[str, str], tuple[tuple[str, ...], bool]] = {
-    ("compmusic_jingju_acappella", ""): (("voice",), True),
-    ("dagstuhl_choirset", ""): (("voice",), True),
-    ("egfxset", ""): (("electric_guitar",), True),
-    ("idmt_smt_audio_effects", ""): (("electric_guitar",), True),
-    ("filosax", "Sax"): (("saxophone",), True),
-    ("filosax", "Bass_Drums"): (("bass", "drums"), True),
-    ("filosax", "Piano_Drums"): (("piano", "drums"), True),
-    ("ikala", ""): (("voice",), False),  # sung over an unknown backing
-    ("irmas", "[cla]"): (("clarinet",), False),  # predominant instrument only
-    ("maestro", ""): (("piano",), True),
-    ("phenicx_anechoic", "violin"): (("violin",), True),
-    ("phenicx_anechoic", "viola"): ((), True),
-    ("phenicx_anechoic", "cello"): (("cello",), True),
-    ("phenicx_anechoic", "clarinet"): (("clarinet",), True),
-    ("phenicx_anechoic", "flute"): (("flute",), True),
-    ("phenicx_anechoic", "doublebass"): (("bass",), True),
-    ("phenicx_anechoic", "bassoon"): ((), True),
-    ("phenicx_anechoic", "oboe"): ((), True),
-    ("phenicx_anechoic", "horn"): ((), True),
-    ("tinysol", "Cb"): (("bass",), True),
-    ("tinysol", "Fl"): (("flute",), True),
-    ("tonas", ""): (("voice",), True),
-    ("vocadito", ""): (("voice",), True),
-}
-_NEAR_MISS = {"viola": ("violin",)}
 PER_SOURCE_CLASS = 12  # clips per (source, class) in solo: no source dominates
-
-
-def _fixture_label(rel: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-    parts = Path(rel).parts
-    if len(parts) < 3:
-        return None
-    dataset, name = parts[1], parts[-1]
-    for (ds, prefix), (classes, complete) in FIXTURE_LABELS.items():
-        if ds == dataset and name.startswith(prefix):
-            masked = () if complete else ("*",)
-            for word, near in _NEAR_MISS.items():
-                if name.startswith(word):
-                    masked = near
-            return classes, masked
-    return None  # no trusted label (e.g. an IRMAS test clip or OpenMIC excerpt)
-
-
-def fixture_stems(real_root: str | Path = DEFAULT_REAL_ROOT) -> list[Stem]:
-    """The labelled mirdata excerpts as stems (one per file), sorted by path."""
-    rows = [r for r in read_manifest(real_root) if r.fixture]
-    rows = [(r, lab) for r in sorted(rows, key=lambda r: r.rel) if (lab := _fixture_label(r.rel))]
-    out = []
-    for i, x in load_many([str(r.path) for r, _ in rows], CACHE_SR, what="mirdata fixtures"):
-        r, (classes, masked) = rows[i]
-        out.append(make_stem(x, classes=classes, masked=masked,
-                             source=f"mirdata:{Path(r.rel).parts[1]}", family="mirdata",
-                             licence=r.licence, origin=r.rel))
-    return out
 
 
 def restricted_stems(real_root: str | Path = DEFAULT_REAL_ROOT) -> list[Stem]:
@@ -128,8 +74,9 @@ def solo_pool(bank: StemBank, real_root: Path, holdout: Sequence[str], sample_ra
     stems = [s for s in val if not s.family.startswith("sf-")]
     stems += restricted_stems(real_root)
     if fixtures:
+        trained = {s.source for s in bank if s.family == "mirdata"}  # opted into training
         stems += [s for s in fixture_stems(real_root) if s.masked != ("*",)
-                  and len(s.classes) <= 1]
+                  and len(s.classes) <= 1 and s.source not in trained]
     stems = StemBank(sorted(stems, key=lambda s: (s.source, s.origin))).at_rate(sample_rate)
     by_key: dict[tuple[str, str], list[Placed]] = defaultdict(list)
     for s in stems:
@@ -155,7 +102,10 @@ def build_eval_set(kind: str, seed: int = 0, *, sample_rate: int = 32000,
     n = int(round(clip_seconds * sample_rate))
     real_root = Path(real_root)
     if kind == "fixtures":
-        stems = StemBank(fixture_stems(real_root)).at_rate(sample_rate)
+        bank = load_bank(cache) if Path(cache).expanduser().exists() else StemBank([])
+        trained = {s.source for s in bank if s.family == "mirdata"}
+        stems = StemBank([s for s in fixture_stems(real_root) if s.source not in trained]
+                         ).at_rate(sample_rate)
         if len(stems) == 0:
             raise ValueError(f"no mirdata fixtures under {real_root} (set TAGGER_REAL_DATA)")
         return [_example([p], n, classes) for s in stems for p in _windows(s, n, 3, rng)]

@@ -153,6 +153,9 @@ class MixtureSource:
         self.cfg = config or MixConfig()
         self.aug = Augmenter(sample_rate, self.n, self.cfg.augment)
         self._pools = self._make_pools()
+        if not any(c in self._pools for c in self.classes):
+            raise ValueError("the stem bank has no stem of any class the model knows "
+                             f"({', '.join(self.classes)})")
         self._groups = [g for g, idx in self.bank.groups.items() if len(idx) >= 1]
         self._real_extra = [c for c in self.classes if self._pools.get(c, {}).get("real")]
 
@@ -251,21 +254,20 @@ class MixtureSource:
 
     def example(self, rng: np.random.Generator) -> Example:
         """One augmented, labelled clip."""
-        kind = rng.choice(3, p=[self.cfg.p_song, self.cfg.p_random, self.cfg.p_negative])
-        placed = [self.draw_song, self.draw_random, self.draw_negative][int(kind)](rng)
-        if kind == 2 and not placed:
-            audio = self.aug.noise(rng).copy()
-            audio = self.aug.level(audio, rng, (-70.0, -20.0))
-            k = len(self.classes)
-            return Example(audio, np.zeros(k, np.float32), np.zeros(k, np.float32),
-                           np.ones(k, np.float32), source="noise")
-        if kind != 2 and placed and rng.random() < self.cfg.p_distractor:
+        placed: list[Placed] = []
+        while not placed:
+            kind = int(rng.choice(3, p=[self.cfg.p_song, self.cfg.p_random, self.cfg.p_negative]))
+            placed = [self.draw_song, self.draw_random, self.draw_negative][kind](rng)
+            if kind == 2 and not placed:
+                audio = self.aug.level(self.aug.noise(rng).copy(), rng, (-70.0, -20.0))
+                k = len(self.classes)
+                return Example(audio, np.zeros(k, np.float32), np.zeros(k, np.float32),
+                               np.ones(k, np.float32), source="noise")
+        if kind != 2 and rng.random() < self.cfg.p_distractor:
             extra = self.draw_negative(rng)[:1]
             for p in extra:
                 p.gain = min(q.gain for q in placed)
             placed += extra
-        if not placed:
-            return self.example(rng)
         audio, presence, fg, mask = mix_stems(placed, self.n, self.classes, self.aug, rng)
         audio = self.aug.mix(audio, rng)
         source = "+".join(sorted({p.stem.source for p in placed}))

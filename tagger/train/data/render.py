@@ -15,7 +15,12 @@ import numpy as np
 
 from tagger.train.data.content import Song, fit_range
 from tagger.train.data.gm import (
-    DRUM_KITS, PROGRAMS, RANGES, SoundFont, program_labels, render_parts,
+    DRUM_KITS,
+    PROGRAMS,
+    RANGES,
+    SoundFont,
+    program_labels,
+    render_parts,
 )
 from tagger.train.data.midi import Note, Part
 from tagger.train.data.stems import Stem, make_stem
@@ -128,6 +133,7 @@ def render_songs(songs: list[Song], fonts: list[SoundFont], rng: np.random.Gener
             kind = "kit" if a.drum else "program"
             stems.append(make_stem(
                 audio, classes=a.classes, masked=a.masked, source=font.source,
-                family=font.family, group=a.song.id, role=part.role, licence=f"{font.licence}; notes: {a.song.licence}",
+                family=font.family, group=a.song.id, role=part.role,
+                licence=f"{font.licence}; notes: {a.song.licence}",
                 origin=f"{a.song.origin} / {part.name or part.role} / {kind} {a.program}"))
     return stems

@@ -83,7 +83,8 @@ def _probe(items: list[Item], where: str) -> list[Item]:
         try:
             if probe is not None:
                 info = probe(str(it.path))
-                it.sample_rate, it.frames = info.sample_rate, int(info.duration_s * info.sample_rate)
+                it.sample_rate = info.sample_rate
+                it.frames = int(info.duration_s * info.sample_rate)
             else:  # pragma: no cover
                 import soundfile as sf
 
