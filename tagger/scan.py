@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,7 +53,6 @@ class ScanReport:
     elapsed_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
-    written_paths: list[str] = field(default_factory=list)
 
     @property
     def x_realtime(self) -> float:
@@ -113,25 +112,57 @@ def scan(
     if to_scan:
         model, card = load_model(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
-        _run(to_scan, model, card, device, options, store, report, progress, on_written)
+        sink = ResultSink(store, card, report, progress, on_written)
+        _run(to_scan, model, card, device, options, sink)
         store.finish_run(run_id, scanned=report.scanned, skipped=report.skipped,
                          failed=report.failed, audio_seconds=report.audio_seconds)
     report.elapsed_s = time.perf_counter() - started
     return report
 
 
-class _Writer:
-    """Buffers finished tracks and commits them in small transactions."""
+class ResultSink:
+    """Where finished tracks go, whatever the engine: segments, the store, report, progress.
 
-    def __init__(self, store: Store, on_written: Callable[[list[TrackResult]], None] | None):
-        self.store = store
+    Tracks are committed in small transactions (every ``COMMIT_EVERY_TRACKS`` tracks or
+    ``COMMIT_EVERY_S`` seconds), so a killed scan loses only the tracks in flight.
+    """
+
+    def __init__(self, store: Store, card: ModelCard, report: ScanReport, progress: ScanProgress,
+                 on_written: Callable[[list[TrackResult]], None] | None = None):
+        self.store, self.card, self.report, self.progress = store, card, report, progress
         self.on_written = on_written
+        self.segmenter = SegmenterConfig(
+            classes=card.classes, thresholds=[card.threshold(c) for c in card.classes],
+            window_s=card.window_s, hop_s=card.hop_s)
         self.buffer: list[TrackResult] = []
         self.last = time.monotonic()
 
-    def add(self, result: TrackResult) -> None:
+    def ok(self, candidate: Candidate, presence: np.ndarray, foreground: np.ndarray | None,
+           duration_s: float) -> None:
+        segments, summary = segment_track(presence, foreground, duration_s=duration_s,
+                                          config=self.segmenter)
+        card = self.card
+        self._add(TrackResult(
+            path=candidate.path, size=candidate.size, mtime_ns=candidate.mtime_ns, model=card.id,
+            duration=round(duration_s, 3), format=candidate.format, segments=segments,
+            instruments=summary, classes=list(card.classes), window_s=card.window_s,
+            hop_s=card.hop_s, presence=presence, foreground=foreground))
+        self.report.scanned += 1
+        self.report.audio_seconds += duration_s
+        self.progress.track_done(candidate.path, duration_s, None)
+
+    def failed(self, candidate: Candidate, message: str) -> None:
+        self._add(TrackResult(path=candidate.path, size=candidate.size,
+                              mtime_ns=candidate.mtime_ns, model=self.card.id, status="error",
+                              error=message, format=candidate.format))
+        self.report.failed += 1
+        self.report.failures.append((candidate.path, message))
+        self.progress.track_done(candidate.path, 0.0, message)
+
+    def _add(self, result: TrackResult) -> None:
         self.buffer.append(result)
-        if len(self.buffer) >= COMMIT_EVERY_TRACKS or time.monotonic() - self.last > COMMIT_EVERY_S:
+        if (len(self.buffer) >= COMMIT_EVERY_TRACKS
+                or time.monotonic() - self.last > COMMIT_EVERY_S):
             self.flush()
 
     def flush(self) -> None:
@@ -143,80 +174,59 @@ class _Writer:
         self.last = time.monotonic()
 
 
+class _TrackScores:
+    """Per-track windows received from the decoders versus scored by the model."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.presence: list[np.ndarray] = []
+        self.foreground: list[np.ndarray] = []
+        self.duration_s: float | None = None  # set when the decoder finished the track
+
+    @property
+    def complete(self) -> bool:
+        return self.duration_s is not None and sum(map(len, self.presence)) == self.received
+
+
 def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, device: torch.device,
-         options: ScanOptions, store: Store, report: ScanReport, progress: ScanProgress,
-         on_written: Callable[[list[TrackResult]], None] | None) -> None:
+         options: ScanOptions, sink: ResultSink) -> None:
+    """The local engine: DataLoader workers decode, this process batches and scores."""
     spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
     dataset = TrackDataset([c.path for c in to_scan], spec, chunks_per_piece=options.chunks_per_piece)
     workers = max(0, options.workers)
     loader = DataLoader(
         dataset, batch_size=None, num_workers=workers,
         pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
-        persistent_workers=False,
     )
-    segmenter = SegmenterConfig(classes=card.classes, thresholds=[card.threshold(c) for c in card.classes],
-                                window_s=card.window_s, hop_s=card.hop_s)
     scorer = BatchScorer(model, device, options.batch_size)
-    writer = _Writer(store, on_written)
-    presence: dict[int, list[np.ndarray]] = {}
-    foreground: dict[int, list[np.ndarray]] = {}
-    received: dict[int, int] = {}
-    scored: dict[int, int] = {}
-    finished: dict[int, float] = {}
+    tracks: dict[int, _TrackScores] = {}
 
-    def collect(outputs) -> None:
-        for track, probs, fg in outputs:
-            if track not in received:  # the track failed after some of its windows were queued
+    def finish_if_complete(index: int) -> None:
+        state = tracks[index]
+        if state.complete:
+            del tracks[index]
+            fg = np.concatenate(state.foreground) if state.foreground else None
+            sink.ok(to_scan[index], np.concatenate(state.presence), fg, state.duration_s or 0.0)
+
+    def collect(outputs: Iterator[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
+        for index, probs, fg in outputs:
+            state = tracks.get(index)
+            if state is None:  # the track failed after some of its windows were queued
                 continue
-            presence[track].append(probs)
+            state.presence.append(probs)
             if fg is not None:
-                foreground[track].append(fg)
-            scored[track] += len(probs)
-            maybe_finish(track)
-
-    def maybe_finish(track: int) -> None:
-        if track in finished and scored[track] == received[track]:
-            if not presence[track]:
-                return
-            duration = finished.pop(track)
-            fg_list = foreground.pop(track)
-            probs = np.concatenate(presence.pop(track))
-            fg = np.concatenate(fg_list) if fg_list else None
-            received.pop(track), scored.pop(track)
-            segments, summary = segment_track(probs, fg, duration_s=duration, config=segmenter)
-            candidate = to_scan[track]
-            writer.add(TrackResult(
-                path=candidate.path, size=candidate.size, mtime_ns=candidate.mtime_ns,
-                model=card.id, duration=round(duration, 3), format=candidate.format,
-                segments=segments, instruments=summary, classes=list(card.classes),
-                window_s=card.window_s, hop_s=card.hop_s, presence=probs, foreground=fg))
-            report.scanned += 1
-            report.audio_seconds += duration
-            report.written_paths.append(candidate.path)
-            progress.track_done(candidate.path, duration, None)
+                state.foreground.append(fg)
+            finish_if_complete(index)
 
     for item in loader:
         if isinstance(item, Piece):
-            if item.track not in received:
-                received[item.track], scored[item.track] = 0, 0
-                presence[item.track], foreground[item.track] = [], []
-            received[item.track] += len(item.windows)
+            tracks.setdefault(item.track, _TrackScores()).received += len(item.windows)
             collect(scorer.add(item.track, item.windows))
         elif isinstance(item, Done):
-            if item.track not in received:
-                received[item.track], scored[item.track] = 0, 0
-                presence[item.track], foreground[item.track] = [], []
-            finished[item.track] = item.duration_s
-            maybe_finish(item.track)  # else it finishes when its last windows are scored
+            tracks.setdefault(item.track, _TrackScores()).duration_s = item.duration_s
+            finish_if_complete(item.track)  # else when its last windows are scored
         elif isinstance(item, Failed):
-            for table in (received, scored, presence, foreground):
-                table.pop(item.track, None)
-            candidate = to_scan[item.track]
-            writer.add(TrackResult(path=candidate.path, size=candidate.size,
-                                   mtime_ns=candidate.mtime_ns, model=card.id, status="error",
-                                   error=item.message, format=candidate.format))
-            report.failed += 1
-            report.failures.append((candidate.path, item.message))
-            progress.track_done(candidate.path, 0.0, item.message)
+            tracks.pop(item.track, None)
+            sink.failed(to_scan[item.track], item.message)
     collect(scorer.flush())
-    writer.flush()
+    sink.flush()
