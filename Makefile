@@ -10,7 +10,8 @@ DEMO_DB ?= build/demo.db
 
 setup: $(VENV)/.installed
 
-SYSTEM_PACKAGES := scripts/system-packages.txt scripts/system-packages-label.txt
+SYSTEM_PACKAGES := scripts/system-packages.txt scripts/system-packages-label.txt \
+	scripts/system-packages-train.txt
 
 $(VENV)/.installed: pyproject.toml constraints.txt $(SYSTEM_PACKAGES)
 	scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
@@ -18,7 +19,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt $(SYSTEM_PACKAGES)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: this resolves to the local CPU build instead of several GB of CUDA.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,train]'
 	touch $@
 
 demo: setup
