@@ -64,7 +64,9 @@ _ORDER: dict[str | None, tuple[str, ...]] = {
     "aiff": ("soundfile", "pyav", "audioread"),
     "flac": ("soundfile", "pyav", "audioread"),
     "mp3": ("soundfile", "pyav", "audioread"),
-    "vorbis": ("pyav", "soundfile", "audioread"),
+    # libvorbis (via libsndfile) first: FFmpeg's own Vorbis decoder lacks floor type 0 and
+    # fails on such files (seen on Debian's klettres-data); speed is a tie for Vorbis.
+    "vorbis": ("soundfile", "pyav", "audioread"),
     "opus": ("pyav", "soundfile", "audioread"),
     "ogg": ("pyav", "soundfile", "audioread"),
     "mp4": ("pyav", "audioread"),
