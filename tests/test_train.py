@@ -79,7 +79,8 @@ def test_loss_falls_and_the_model_loads_back(folder: Path, tmp_path: Path,
                    on_event=lambda kind, info: losses.append(info["train_loss"]) if kind == "step" else None,
                    training_data=inputs.records)
     assert len(losses) == 6 and losses[-1] < 0.6 * losses[0], losses
-    assert result.step == 30 and result.best_step in (15, 30)
+    assert result.step == 30 and result.best_step in (0, 15, 30)
+    assert [row["step"] for row in result.history] == [0, 15, 30]  # step 0 = the baseline
     card = json.loads((tmp_path / "run" / "tiny-trained.json").read_text())
     assert set(card["thresholds"]) == set(config.classes)
     assert all(0.05 <= v <= 0.95 for v in card["thresholds"].values())
@@ -172,6 +173,23 @@ def test_bad_input_gives_one_line_errors(folder: Path, tmp_path: Path) -> None:
         read_labelled(tmp_path / "grp", TrainConfig().classes)
     with pytest.raises(ConfigError, match="unknown config key"):
         TrainConfig().updated(learning_rate=1.0)
+
+
+def test_labels_csv_with_foreground_and_unknown_classes(folder: Path, tmp_path: Path) -> None:
+    classes = TrainConfig().classes
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_text(
+        "path,labels,foreground,unknown,source\n"
+        f"{folder}/flute/flute0.wav,flute;Bass,flute,voice,session1\n"
+        f"{folder}/bass/bass1.flac,,,,\n", encoding="utf-8")
+    first, second = read_labelled(csv_path, classes)
+    idx = {c: i for i, c in enumerate(classes)}
+    assert first.presence[idx["flute"]] == first.presence[idx["bass"]] == 1 == first.presence.sum() / 2
+    assert first.foreground.sum() == 1 and first.mask[idx["voice"]] == 0 and first.source == "session1"
+    assert second.presence.sum() == 0 and second.mask.min() == 1 and second.source == "bass1"
+    (tmp_path / "bad.csv").write_text("file,label\nx.wav,flute\n", encoding="utf-8")
+    with pytest.raises(DataError, match="needs columns 'path' and 'labels'"):
+        read_labelled(tmp_path / "bad.csv", classes)
 
 
 def test_sweep_writes_a_table_a_plot_and_the_best_config(folder: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import torch
 
 from tagger.train.config import DEFAULT_PRETRAINED, TrainConfig
 from tagger.train.example import Example
-from tagger.train.heads import build_model, build_teacher, param_groups, resample
+from tagger.train.heads import build_model, build_teacher, data_rate, param_groups, resample
 from tagger.train.loop import train
 from tagger.train.metrics import (average_precision, best_f1_threshold, calibrate_thresholds,
                                   confusion_matrix, evaluate, roc_auc)
@@ -84,7 +84,12 @@ def test_audioset_head_starts_as_the_mapped_teacher() -> None:
 
 @needs_mn04
 def test_a_small_student_distils_from_the_teacher_at_another_rate(tmp_path: Path) -> None:
-    t = np.arange(8000) / 8000
+    config = TrainConfig(init="scratch", head="linear", width_mult=0.1, sample_rate=8000,
+                         window_s=1.0, hop_s=1.0, n_mels=32, n_fft=256, win_length=200,
+                         hop_length=80, batch_size=4, steps=2, workers=0, threads=1,
+                         distill_weight=1.0, log_every=1)
+    assert data_rate(config) == 32000  # sources make audio the 32 kHz teacher can hear in full
+    t = np.arange(32000) / 32000
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 
     class Flutes:
@@ -94,13 +99,9 @@ def test_a_small_student_distils_from_the_teacher_at_another_rate(tmp_path: Path
             while True:
                 yield Example(tone * rng.uniform(0.5, 1.0), p, p, np.ones(14, np.float32), "x")
 
-    config = TrainConfig(init="scratch", head="linear", width_mult=0.1, sample_rate=8000,
-                         window_s=1.0, hop_s=1.0, n_mels=32, n_fft=256, win_length=200,
-                         hop_length=80, batch_size=4, steps=2, workers=0, threads=1,
-                         distill_weight=1.0, log_every=1)
     logs: list[dict] = []
     train(config, [Flutes()], {}, tmp_path, write_model=False,
           on_event=lambda k, i: logs.append(i) if k == "step" else None)
     assert len(logs) == 2 and all(math.isfinite(row["train_distill"]) for row in logs)
-    up = resample(torch.from_numpy(tone)[None], 8000, 32000)  # 440 Hz stays 440 Hz
-    assert up.shape == (1, 32000) and int(torch.fft.rfft(up)[0].abs().argmax()) == 440
+    down = resample(torch.from_numpy(tone)[None], 32000, 8000)  # 440 Hz stays 440 Hz
+    assert down.shape == (1, 8000) and int(torch.fft.rfft(down)[0].abs().argmax()) == 440

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from tagger.cli.app import app
@@ -42,10 +43,11 @@ def _print_report(rep: Any, fg_acc: float, title: str) -> None:
                       highlight=False)
         used = [i for i in range(len(rep.classes))
                 if any(rep.confusion[i]) or any(row[i] for row in rep.confusion)]
-        matrix = Table(title="confusion (rows: true, columns: predicted top-1)")
-        matrix.add_column("true \\ pred")
-        for j in used:
-            matrix.add_column(rep.classes[j][:8], justify="right")
+        matrix = Table(title="confusion (rows: true, columns: predicted top-1)",
+                       box=box.SIMPLE, padding=(0, 0), show_edge=False)
+        matrix.add_column("true", no_wrap=True)
+        for j in used:  # 3-letter headers keep all 14 classes inside 80 columns
+            matrix.add_column(f" {rep.classes[j][:3]}", justify="right", no_wrap=True)
         for i in used:
             matrix.add_row(rep.classes[i], *[str(rep.confusion[i][j] or ".") for j in used])
         console.print(matrix)

@@ -43,7 +43,7 @@ class TrainConfig:
     width_mult: float = 0.4
     role_head: bool = True
     sample_rate: int = 32000
-    window_s: float = 10.0
+    window_s: float = 5.0  # as the shipped tagger-as: 5-s windows, no overlap (scan cost)
     hop_s: float = 5.0
     n_mels: int = 128
     n_fft: int = 1024
@@ -71,6 +71,7 @@ class TrainConfig:
     workers: int = 2
     threads: int = 0  # torch CPU threads for the main process; 0 = torch's default
     eval_every: int = 200
+    eval_at_start: bool = True  # the step-0 baseline (for audioset init: the mapped teacher)
     checkpoint_every: int = 200
     log_every: int = 10
     eval_batch_size: int = 32

@@ -120,16 +120,17 @@ def resample(wave: Tensor, rate_in: int, rate_out: int) -> Tensor:
 class Teacher(nn.Module):
     """A frozen model whose class probabilities the student is pulled towards.
 
-    Wraps either mn04 + the AudioSet class map or an installed model, feeds it audio at its own
-    sample rate and returns logits in the student's class order (columns the teacher lacks are
-    NaN, and ``known`` marks the ones it has).
+    Wraps either mn04 + the AudioSet class map or an installed model, takes the training batch
+    at ``input_rate`` (``data_rate(config)``, so a 32 kHz teacher hears full-band audio while a
+    16 kHz student gets a downsampled copy) and returns logits in the student's class order;
+    ``known`` marks the classes the teacher has (the others are left out of the loss).
     """
 
-    def __init__(self, net: TaggerNet, sample_rate: int, classes: list[str], student_rate: int):
+    def __init__(self, net: TaggerNet, sample_rate: int, classes: list[str], input_rate: int):
         super().__init__()
         self.net = net.eval().requires_grad_(False)
         self.sample_rate = sample_rate
-        self.student_rate = student_rate
+        self.input_rate = input_rate
         teacher_classes = list(net.classes)
         self.register_buffer("index", torch.tensor(
             [teacher_classes.index(c) if c in teacher_classes else 0 for c in classes]))
@@ -142,9 +143,25 @@ class Teacher(nn.Module):
 
     @torch.no_grad()
     def forward(self, wave: Tensor) -> Tensor:
-        wave = resample(wave, self.student_rate, self.sample_rate)
+        wave = resample(wave, self.input_rate, self.sample_rate)
         presence, _ = self.net(wave)
         return presence.float()[:, self.index]
+
+
+def teacher_rate(config: TrainConfig) -> int | None:
+    """The teacher's sample rate (``None`` without distillation), read from its card."""
+    if config.distill_weight <= 0:
+        return None
+    if config.teacher == "audioset":
+        return TEACHER_SAMPLE_RATE
+    from tagger.model.registry import find_card
+
+    return ModelCard.load(find_card(config.teacher)).sample_rate
+
+
+def data_rate(config: TrainConfig) -> int:
+    """The rate training audio is made at: the higher of the student's and the teacher's."""
+    return max(config.sample_rate, teacher_rate(config) or 0)
 
 
 def build_teacher(config: TrainConfig) -> Teacher | None:
@@ -159,11 +176,11 @@ def build_teacher(config: TrainConfig) -> Teacher | None:
         mapped = [c for c in config.classes if AUDIOSET_MAP.get(c)]
         head = AudioSetMapHead(mapped, AUDIOSET_MAP, config.combine)
         net = TaggerNet(LogMel(FrontendConfig(), TEACHER_SAMPLE_RATE), backbone, head, mapped)
-        return Teacher(net, TEACHER_SAMPLE_RATE, config.classes, config.sample_rate)
+        return Teacher(net, TEACHER_SAMPLE_RATE, config.classes, data_rate(config))
     from tagger.model.registry import load_model
 
     net, card = load_model(config.teacher)
-    return Teacher(net, card.sample_rate, config.classes, config.sample_rate)
+    return Teacher(net, card.sample_rate, config.classes, data_rate(config))
 
 
 def build_model(config: TrainConfig) -> tuple[TaggerNet, ModelCard]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.train.config import TrainConfig
+from tagger.train.heads import data_rate
 from tagger.train.example import Example, ExampleSource
 from tagger.train.labelled import (ClipSource, DataError, LabelledFile, Warn, decode_files,
                                    holdout_split, read_labelled)
@@ -34,14 +35,31 @@ class Inputs:
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
+DEFAULT_VALIDATION = "heldout"  # the data engine's held-out-sources stream
+
+
+def _engine() -> Any:
+    try:
+        return importlib.import_module("tagger.train.data")
+    except ImportError:
+        return None
+
+
 def _builtin(kind: str) -> dict[str, Callable[..., Any]]:
     """The data engine's named sets (``EVAL_SETS`` / ``TRAIN_SOURCES``), if it offers any."""
-    try:
-        module = importlib.import_module("tagger.train.data")
-    except ImportError:
-        return {}
-    found = getattr(module, kind, None)
+    found = getattr(_engine(), kind, None)
     return dict(found) if isinstance(found, dict) else {}
+
+
+def _engine_records(spec: str, warn: Warn) -> list[dict[str, Any]]:
+    """The data engine's own account of its sources and licences, for the card."""
+    describe = getattr(_engine(), "training_data", None)
+    try:
+        rows = list(describe()) if callable(describe) else []
+    except Exception as exc:  # the card's bookkeeping must not stop a training run
+        warn(f"could not list the sources of {spec!r} for the model card: {exc}")
+        rows = []
+    return [{"data": spec, "kind": "built-in", "sources": rows}]
 
 
 def _is_path(spec: str) -> bool:
@@ -82,33 +100,43 @@ def _record(spec: str, files: list[LabelledFile], train: int, held: int) -> dict
 
 
 def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
-    """Sources and validation sets for a training run as ``config.data``/``eval_data`` say."""
+    """Sources and validation sets for a training run as ``config.data``/``eval_data`` say.
+
+    Training audio is made at ``data_rate(config)`` (the teacher's rate if higher than the
+    student's); validation clips at the student's rate, as a scan would feed it.
+    """
     out = Inputs()
     if not config.data:
         raise DataError("no training data: pass --data DIR|CSV (a folder of class folders, or a "
                         "labels CSV) or set data = [...] in the config")
     hold_out = config.val_fraction if not config.eval_data else 0.0
+    rate = data_rate(config)  # training audio at the teacher's rate when that is higher
     for spec in config.data:
         if not _is_path(spec):
             sources = _builtin("TRAIN_SOURCES")
             if spec not in sources:
                 raise _unknown(spec, "TRAIN_SOURCES")
-            out.sources.append(sources[spec](config.sample_rate, config.window_s))
-            out.records.append({"data": spec, "kind": "built-in"})
+            out.sources.append(sources[spec](rate, config.window_s))
+            out.records += _engine_records(spec, warn)
             continue
         files = read_labelled(spec, config.classes)
         train_idx, val_idx = holdout_split(files, hold_out, config.seed)
         if hold_out > 0 and not val_idx:
             warn(f"{spec}: too few sources to hold any out for validation; "
                  "training without validation figures from this data")
-        clips = decode_files([files[i] for i in train_idx], config.sample_rate, warn=warn)
-        out.sources.append(ClipSource(clips, config.window))
+        clips = decode_files([files[i] for i in train_idx], rate, warn=warn)
+        out.sources.append(ClipSource(clips, int(round(config.window_s * rate))))
         if val_idx:
             held = decode_files([files[i] for i in val_idx], config.sample_rate, warn=warn)
             if held:
                 out.eval_sets[f"{set_name(spec)}-heldout"] = held
         out.records.append(_record(spec, files, len(train_idx), len(val_idx)))
-    for spec in config.eval_data:
+    eval_specs = list(config.eval_data)
+    builtin_train = any(not _is_path(spec) for spec in config.data)
+    if not eval_specs and builtin_train and DEFAULT_VALIDATION in _builtin("EVAL_SETS"):
+        # Built-in streams hold their validation sources out already; judge the run on them.
+        eval_specs.append(DEFAULT_VALIDATION)
+    for spec in eval_specs:
         out.eval_sets[set_name(spec)] = load_eval_set(
             spec, config.classes, config.sample_rate, config.window_s, warn=warn)
     return out

@@ -30,7 +30,8 @@ from tagger.model.card import ModelCard
 from tagger.train import checkpoint as ckpt
 from tagger.train.config import ConfigError, TrainConfig
 from tagger.train.example import Example, ExampleSource
-from tagger.train.heads import Teacher, build_model, build_teacher, config_from_card, distillation_loss, param_groups
+from tagger.train.heads import (Teacher, build_model, build_teacher, config_from_card, data_rate,
+                                distillation_loss, param_groups, resample)
 from tagger.train.labelled import fit_length
 from tagger.train.metrics import EvalReport, calibrate_thresholds, json_safe
 from tagger.train.predict import Predictions, autocast_for, evaluate_sets, foreground_accuracy, report
@@ -129,12 +130,15 @@ def spec_augment(spec: Tensor, *, freq_masks: int = 2, time_masks: int = 2) -> T
 
 
 def compute_loss(net: nn.Module, teacher: Teacher | None, batch: Sequence[Tensor],
-                 config: TrainConfig, device: torch.device) -> tuple[Tensor, dict[str, Tensor]]:
+                 config: TrainConfig, device: torch.device, rate: int | None = None
+                 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Total loss for one batch and its parts (detached tensors: read them only when logging,
-    since reading a CUDA value waits for the GPU)."""
+    since reading a CUDA value waits for the GPU). ``rate`` is the batch's sample rate when it
+    differs from the student's (a teacher that needs a higher one)."""
     wave, presence, foreground, mask = (t.to(device, non_blocking=True) for t in batch)
+    student_wave = resample(wave, rate or config.sample_rate, config.sample_rate)
     with autocast_for(device, config.amp):
-        spec = net.spectrogram(wave)
+        spec = net.spectrogram(student_wave)
         if config.spec_augment:
             spec = spec_augment(spec)
         logits, fg_logits = net.forward_spec(spec)
@@ -264,7 +268,9 @@ def _train(config: TrainConfig, sources: Sequence[ExampleSource],
         ckpt.set_rng_state(state["rng"])
     config.save(out / f"{config.name}.train.json")
 
-    loader = DataLoader(ExampleStream(sources, config.window, config.seed, step, source_weights),
+    rate = data_rate(config)  # the teacher's, if higher than the student's
+    loader = DataLoader(ExampleStream(sources, int(round(config.window_s * rate)), config.seed,
+                                      step, source_weights),
                         batch_size=config.batch_size, num_workers=config.workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)
     emit("start", {"step": step, "steps": config.steps, "device": str(device),
@@ -278,7 +284,7 @@ def _train(config: TrainConfig, sources: Sequence[ExampleSource],
         if not eval_sets:
             score = float(step)  # nothing to judge by: the latest weights are the result
         entry = {"step": step, "lr": scheduler.get_last_lr()[-1], **running, **row,
-                 "steps_per_s": rate()}
+                 "steps_per_s": speed()}
         history.append(entry)
         if score > best_score or best_state is None:
             best_score, best_step = score, step
@@ -298,13 +304,15 @@ def _train(config: TrainConfig, sources: Sequence[ExampleSource],
     count, running = 0, {}
     started, started_step = time.perf_counter(), step
 
-    def rate() -> float:
+    def speed() -> float:
         return (step - started_step) / max(time.perf_counter() - started, 1e-9)
 
+    if step == 0 and eval_sets and config.eval_at_start:
+        evaluate_now()  # the baseline; if training never beats it, the start weights are kept
     _set_train_mode(net, config.freeze_bn)
     batches = iter(loader)
     while step < config.steps:
-        loss, parts = compute_loss(net, teacher, next(batches), config, device)
+        loss, parts = compute_loss(net, teacher, next(batches), config, device, rate)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip > 0:
@@ -322,7 +330,7 @@ def _train(config: TrainConfig, sources: Sequence[ExampleSource],
                 raise FloatingPointError(f"loss became {running['train_loss']} by step {step}; "
                                          "lower the lr (or check the data for NaN audio)")
             emit("step", {"step": step, "lr": scheduler.get_last_lr()[-1], **running,
-                          "steps_per_s": rate()})
+                          "steps_per_s": speed()})
             sums, count = {}, 0
         if step % config.eval_every == 0 or step == config.steps:
             evaluate_now()
@@ -367,7 +375,7 @@ def finish(result: TrainResult, net: nn.Module, config: TrainConfig,
                     "figures at those thresholds are optimistic, AP is not affected",
         })
     card.validation = json_safe(validation)
-    card.training_data = training_data or []
+    card.training_data = json_safe(training_data or [])
     card.reproduce = reproduce or f"tagger train --config {config.name}.train.json"
     init = {"audioset": "fine-tuned from EfficientAT mn04 (AudioSet, MIT) with its AudioSet rows "
                         "as the class head", "scratch": "trained from scratch",

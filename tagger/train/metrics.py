@@ -115,19 +115,31 @@ class EvalReport:
 
 
 def json_safe(value: Any) -> Any:
-    """NaN -> None and floats rounded to 6 places, recursively (cards and logs are JSON)."""
+    """NaN -> None, floats rounded to 6 places, numpy scalars, sets and paths made plain,
+    recursively: cards and logs are JSON that any reader must accept."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float):
-        return None if math.isnan(value) else round(value, 6)
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
-    return value
+    if isinstance(value, (set, frozenset)):
+        return sorted(json_safe(v) for v in value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
 
 
 def _nanmean(values: Sequence[float]) -> float:
     finite = [v for v in values if not math.isnan(v)]
     return float(np.mean(finite)) if finite else math.nan
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def single_label_rows(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -146,7 +158,12 @@ def confusion_matrix(labels: np.ndarray, probs: np.ndarray, mask: np.ndarray) ->
 
 def evaluate(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None, classes: Sequence[str],
              thresholds: Mapping[str, float] | None = None) -> EvalReport:
-    """Figures for ``probs`` [N, C] against 0/1 ``labels`` [N, C]; thresholds default to 0.5."""
+    """Figures for ``probs`` [N, C] against 0/1 ``labels`` [N, C]; thresholds default to 0.5.
+
+    With ``thresholds``, top-1 and the confusion matrix pick the class whose score clears its
+    own threshold by the widest margin (in logits): classes calibrated differently would
+    otherwise let one class win every argmax. Without them, the raw probabilities compete.
+    """
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
     mask = np.ones_like(labels) if mask is None else np.asarray(mask, dtype=np.float64)
@@ -164,14 +181,19 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None, cla
             f1=f1 if y.any() else math.nan, threshold=thr, positives=int(y.sum()),
             negatives=int((~y).sum()))
     rows = single_label_rows(labels, mask)
+    if thresholds:  # argmax of the margin over each class's threshold, as the scanner decides
+        thr = np.array([float(thresholds.get(c, DEFAULT_THRESHOLD)) for c in classes])
+        ranked = _logit(probs) - _logit(thr)[None, :]
+    else:
+        ranked = probs
     report = EvalReport(
         classes=list(classes), per_class=per_class,
         mAP=_nanmean([m.ap for m in per_class.values()]),
         macro_f1=_nanmean([m.f1 for m in per_class.values()]),
         clips=len(labels), single_label_clips=int(rows.sum()))
     if rows.any():
-        report.top1 = float(np.mean(labels[rows].argmax(axis=1) == probs[rows].argmax(axis=1)))
-        report.confusion = confusion_matrix(labels, probs, mask).tolist()
+        report.top1 = float(np.mean(labels[rows].argmax(axis=1) == ranked[rows].argmax(axis=1)))
+        report.confusion = confusion_matrix(labels, ranked, mask).tolist()
     return report
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from tagger.train.config import ConfigError, TrainConfig
+from tagger.train.heads import data_rate, resample
 from tagger.train.labelled import ClipSource, DataError, Warn, decode_files, read_labelled, source_folds
 from tagger.train.loop import train
 from tagger.train.plots import plot_sweep
@@ -75,10 +77,17 @@ def run_sweep(config: TrainConfig, out_dir: str | Path, *, trials: int, folds: i
         raise DataError("--sweep needs labelled data: --data DIR|CSV")
     files = []
     for spec in config.data:
+        if not Path(spec).expanduser().exists():
+            raise DataError(f"--sweep folds labelled folders/CSVs by source; {spec!r} is not one "
+                            "(built-in streams keep fixed held-out sources: use --eval-data)")
         files += read_labelled(spec, config.classes)
-    clips = decode_files(files, config.sample_rate, warn=warn)
+    rate = data_rate(config)  # the teacher's rate if higher: training clips are made at it
+    clips = decode_files(files, rate, warn=warn)
     if not clips:
         raise DataError("no clip could be decoded for the sweep")
+    at_student_rate = clips if rate == config.sample_rate else [
+        replace(c, audio=resample(torch.from_numpy(c.audio)[None], rate, config.sample_rate)[0].numpy())
+        for c in clips]
     split = source_folds(clips, folds, config.seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,11 +98,13 @@ def run_sweep(config: TrainConfig, out_dir: str | Path, *, trials: int, folds: i
         for f, held in enumerate(split):
             held_set = set(held)
             fold_train = [c for i, c in enumerate(clips) if i not in held_set]
-            fold_val = [clips[i] for i in held]
-            run_cfg = config.updated(**setting, eval_every=config.steps,
+            fold_val = [at_student_rate[i] for i in held]
+            # One evaluation, at the end: picking a checkpoint on the fold would flatter it.
+            run_cfg = config.updated(**setting, eval_every=config.steps, eval_at_start=False,
                                      checkpoint_every=config.steps, name=f"trial{t}-fold{f}")
             emit("fold", {"trial": t, "fold": f, **setting})
-            result = train(run_cfg, [ClipSource(fold_train, run_cfg.window)], {"fold": fold_val},
+            result = train(run_cfg, [ClipSource(fold_train, int(round(config.window_s * rate)))],
+                           {"fold": fold_val},
                            out / f"trial{t:02d}" / f"fold{f}", write_model=False)
             score = result.validation.mAP if result.validation else math.nan
             scores.append(score)
