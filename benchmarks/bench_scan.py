@@ -59,7 +59,8 @@ def whole_scan(paths: list[Path], args: argparse.Namespace) -> None:
 
     decode_s, _ = median_time(decode_all, 1)
     windows = torch.cat(pieces)
-    batches = list(torch.split(windows, args.batch_size))
+    batches = list(torch.split(windows, args.batch_size or 8))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - args.workers))
     with torch.inference_mode():
         specs: list[torch.Tensor] = []
         frontend_s, _ = median_time(lambda: specs.__setitem__(slice(None), [model.spectrogram(b) for b in batches]), 1)
@@ -137,11 +138,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller libraries (a smoke run)")
     parser.add_argument("--model", default=None)
     parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="1,2,3")
     args = parser.parse_args()
-    torch.set_num_threads(os.cpu_count() or 2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
     only = set(args.only.split(","))
     if "1" in only:

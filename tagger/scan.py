@@ -25,6 +25,9 @@ from tagger.store import Store, TrackResult
 # Commit finished tracks at least this often (seconds) or every this many tracks.
 COMMIT_EVERY_S = 2.0
 COMMIT_EVERY_TRACKS = 64
+# Windows per model call on CPU: 8 was fastest for the shipped CNN on one thread (923x real
+# time vs 716x at 4 and 341x at 32, which falls out of cache); see README Performance.
+CPU_BATCH = 8
 
 
 def default_workers() -> int:
@@ -37,7 +40,8 @@ class ScanOptions:
     model: str | None = None
     device: str = "auto"
     workers: int = field(default_factory=default_workers)
-    batch_size: int = 32
+    batch_size: int | None = None  # None: 8 windows on CPU, 64 on CUDA (measured best)
+    threads: int | None = None  # torch threads for the model; None: cores left by workers
     force: bool = False
     chunks_per_piece: int = 16
 
@@ -198,7 +202,13 @@ def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, devi
         dataset, batch_size=None, num_workers=workers,
         pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
     )
-    scorer = BatchScorer(model, device, options.batch_size)
+    batch_size = options.batch_size or (64 if device.type == "cuda" else CPU_BATCH)
+    if device.type == "cpu":
+        # Threads beyond the cores the decode workers leave free oversubscribe the CPU, and
+        # intra-op threads then wait on each other: 2 threads beside a busy worker ran the
+        # network 10-40x slower than 1 thread on the 2-core dev machine.
+        torch.set_num_threads(options.threads or max(1, (os.cpu_count() or 1) - workers))
+    scorer = BatchScorer(model, device, batch_size)
     tracks: dict[int, _TrackScores] = {}
 
     def finish_if_complete(index: int) -> None:

@@ -64,10 +64,13 @@ def scan_command(
     db: DbOption = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Model NAME or PATH (see `tagger models`).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=0, help="Decode workers (default: cores - 1).")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Windows per model batch.")] = 32,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Windows per model batch (default: 8 on CPU, 64 on CUDA).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for the model (default: cores left by the workers).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     force: Annotated[bool, typer.Option("--force", help="Rescan unchanged tracks too.")] = False,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write instrument tags into the files after analysis.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="local, or ray: decode and score on a Ray cluster (needs the ray extra, see docs/ray.md).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else start or join a local one).")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Analyse tracks: which instruments play where. Unchanged tracks are skipped."""
@@ -77,11 +80,23 @@ def scan_command(
 
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         fail(f"--device must be auto, cpu or cuda (got {device!r})")
+    if engine not in ("local", "ray"):
+        fail(f"--engine must be local or ray (got {engine!r})")
+    if ray_address and engine != "ray":
+        fail("--ray-address needs --engine ray")
     try:
-        pick_device(device)
+        if engine == "local":  # with Ray, the GPUs that count are the cluster's
+            pick_device(device)
     except ValueError as exc:
         fail(str(exc))
-    options = ScanOptions(model=model, device=device, batch_size=batch_size, force=force,
+    run_scan, user_errors = scan, (ModelNotFoundError,)
+    if engine == "ray":  # same plan, sink and store; decoding and scoring run on the cluster
+        from functools import partial
+
+        from tagger.engines.ray_engine import RayEngineError, RayOptions, scan_ray
+        run_scan = partial(scan_ray, ray_options=RayOptions(address=ray_address))
+        user_errors = (ModelNotFoundError, RayEngineError)
+    options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads, force=force,
                           workers=default_workers() if workers is None else workers)
     store = open_store(db)
     on_written = None
@@ -92,9 +107,9 @@ def scan_command(
 
     try:
         with RichProgress(quiet) as progress:
-            report = scan([str(p) for p in paths], store=store, options=options,
+            report = run_scan([str(p) for p in paths], store=store, options=options,
                           progress=progress, on_written=on_written)
-    except ModelNotFoundError as exc:
+    except user_errors as exc:
         fail(str(exc))
     except StoreError as exc:
         fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")
