@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--model", default=None, help="model NAME or PATH (default: the shipped one)")
     ap.add_argument("--workers", type=int, default=default_workers(), help="local decode workers")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: each engine's own")
     ap.add_argument("--address", default=None, help="an existing Ray cluster (default: start one)")
     ap.add_argument("--actors", type=int, default=None, help="model actors (default: per cluster)")
     ap.add_argument("--gpu", action="store_true", help="GPU actors (num_gpus=1 each) and a GPU local run")
