@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt $(SYSTEM_PACKAGES)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: this resolves to the local CPU build instead of several GB of CUDA.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,train]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,train,ray]'
 	touch $@
 
 demo: setup
