@@ -16,7 +16,6 @@ SYSTEM_PACKAGES := scripts/system-packages.txt scripts/system-packages-label.txt
 $(VENV)/.installed: pyproject.toml constraints.txt $(SYSTEM_PACKAGES)
 	scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: this resolves to the local CPU build instead of several GB of CUDA.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,train,ray]'
