@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from tagger.model.card import ModelCard
 from tagger.model.frontend import LogMel
-from tagger.model.mobilenet import MobileNetV3Audio
+from tagger.model.mobilenet import MobileNetV3Audio, fold_batchnorm
 
 AUDIOSET_CLASSES = 527
 LOGIT_CLAMP = 30.0
@@ -155,3 +155,32 @@ def build_network(card: ModelCard) -> TaggerNet:
     role_head = nn.Linear(backbone.embed_dim, len(classes)) if arch.get("role_head") else None
     frontend = LogMel(card.frontend, card.sample_rate)
     return TaggerNet(frontend, backbone, head, classes, role_head)
+
+
+class ChannelsLast(nn.Module):
+    """Puts a spectrogram batch in channels-last layout, which oneDNN's convs run faster."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+def optimize_for_inference(net: TaggerNet, *, channels_last: bool = True,
+                           compile: bool = False) -> TaggerNet:
+    """A copy for scanning: BatchNorm folded into the convs, channels-last, optionally compiled.
+
+    Measured on a 2-core CPU (benchmarks/bench_model.py): folding and channels-last together
+    about 1.5x, ``torch.compile`` of everything after the frontend (the STFT's complex ops stay
+    eager) a little more, but it costs seconds to a minute on the first call and again on every
+    new batch shape, so it pays off only for long scans with fixed batch shapes. The copy's
+    ``state_dict`` no longer matches the card's layout: never train or save it.
+    """
+    backbone = fold_batchnorm(net.backbone)
+    if channels_last:
+        backbone.features = nn.Sequential(ChannelsLast(), *backbone.features)
+        backbone = backbone.to(memory_format=torch.channels_last)
+    fast = TaggerNet(net.frontend, backbone, net.head, net.classes,
+                     net.role_head).eval().requires_grad_(False)
+    fast.to(next(net.parameters()).device)
+    if compile:
+        fast.forward_spec = torch.compile(fast.forward_spec, dynamic=False)  # type: ignore[method-assign]
+    return fast
