@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = (1, 8) if args.quick else (1, 8, 32)
     windows = (5.0, 10.0) if args.quick else (2.5, 5.0, 10.0)
     fast = optimize_for_inference(model)
-    for label, net in (("eager", model), ("optimize_for_inference() (folded BN, channels_last)", fast)):
+    for label, net in (("eager", model),
+                       ("optimize_for_inference() (folded BN, channels_last)", fast)):
         print(f"\nx real time, {label}, frontend + CNN: median of runs (best run)")
         for seconds in windows:
             cells = [f"b{b}: {m:5.0f}x ({best:5.0f}x)" for b in batches
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         "frontend alone": frontend_only,
     }
     if args.compile:
-        for label, cl in (("folded + torch.compile", False), ("folded + channels_last + compile", True)):
+        for label, cl in (("folded + torch.compile", False),
+                          ("folded + channels_last + compile", True)):
             try:
                 started = time.perf_counter()
                 compiled = optimize_for_inference(model, channels_last=cl, compile=True)

@@ -262,10 +262,11 @@ def evaluate(model: torch.nn.Module, card: ModelCard, clips: list[Clip], *,
                     map(_fmt, precision_recall(labels[:, i], probs[:, i], shipped[c]))))
         for c, i in idx.items()}
     res["heldout_macro_f1"] = _fmt(np.mean([v["f1"] for v in held.values() if v["f1"] is not None]))
-    res["note"] = ("fold B's only drums are two Filosax backing excerpts (bass+drums, "
-                   "piano+drums); organ and synth come from one source each (split by file); "
-                   "voice data is scarce (sung vowels, short choir/solo excerpts); figures are on isolated "
-                   "real clips and their mixtures, not on produced songs.")
+    res["note"] = (
+        "fold B's only drums are two Filosax backing excerpts (bass+drums, piano+drums); organ "
+        "and synth come from one source each (split by file); voice data is scarce (sung "
+        "vowels, short choir/solo excerpts); figures are on isolated real clips and their "
+        "mixtures, not on produced songs.")
     return res, shipped
 
 

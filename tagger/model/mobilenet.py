@@ -134,7 +134,7 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV3Audio(nn.Module):
-    """MobileNetV3 for [B, 1, mels, frames] spectrograms; ``embed`` -> [B, D], ``forward`` -> logits.
+    """MobileNetV3 over [B, 1, mels, frames]; ``embed`` -> [B, D], ``forward`` -> logits.
 
     ``width_mult`` scales every layer as EfficientAT's ``mnXX`` models do (0.4 = mn04);
     ``num_classes`` sets the MLP head's output (527 for AudioSet).

@@ -182,5 +182,6 @@ def optimize_for_inference(net: TaggerNet, *, channels_last: bool = True,
                      net.role_head).eval().requires_grad_(False)
     fast.to(next(net.parameters()).device)
     if compile:
-        fast.forward_spec = torch.compile(fast.forward_spec, dynamic=False)  # type: ignore[method-assign]
+        compiled = torch.compile(fast.forward_spec, dynamic=False)
+        fast.forward_spec = compiled  # type: ignore[method-assign]
     return fast
