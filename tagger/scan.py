@@ -101,7 +101,7 @@ def scan(
     on_written: Callable[[list[TrackResult]], None] | None = None,
 ) -> ScanReport:
     """Scan ``paths`` into ``store``; failing files become error rows, never exceptions."""
-    from tagger.model.registry import find_card, load_model
+    from tagger.model.registry import find_card, load_model_for_scanning
 
     options = options or ScanOptions()
     progress = progress or ScanProgress()
@@ -114,7 +114,7 @@ def scan(
     report.found = len(to_scan) + report.skipped
     progress.planned(len(to_scan), report.skipped)
     if to_scan:
-        model, card = load_model(options.model, device=device)
+        model, card = load_model_for_scanning(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
         sink = ResultSink(store, card, report, progress, on_written)
         _run(to_scan, model, card, device, options, sink)

@@ -312,7 +312,7 @@ def scan_ray(
     something to scan, so re-scanning an unchanged library never touches Ray. A Ray failure
     (retries exhausted) raises after the finished tracks are stored; the next scan resumes.
     """
-    from tagger.model.registry import find_card, load_model
+    from tagger.model.registry import find_card, load_model_for_scanning
 
     options = options or ScanOptions()
     ropts = ray_options or RayOptions()
@@ -327,7 +327,7 @@ def scan_ray(
     if to_scan:
         if not ray_available():
             raise RayEngineError('the Ray engine needs Ray: pip install "tagger[ray]"')
-        model, card = load_model(options.model, device="cpu")
+        model, card = load_model_for_scanning(options.model, device="cpu")
         connected = connect(ropts.address)
         try:
             run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])

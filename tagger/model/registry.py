@@ -108,3 +108,13 @@ def load_model(name_or_path: str | None = None, device: str | torch.device = "cp
     net.load_state_dict(state, strict=True)
     net.eval().requires_grad_(False)
     return net.to(device), card
+
+
+def load_model_for_scanning(name_or_path: str | None = None, device: str | torch.device = "cpu"
+                            ) -> tuple[TaggerNet, ModelCard]:
+    """``load_model`` plus inference rewrites (BatchNorm folded, channels-last): about 1.5x
+    faster on CPU with the same outputs. Never train or save what this returns."""
+    from tagger.model.network import optimize_for_inference
+
+    net, card = load_model(name_or_path, device=device)
+    return optimize_for_inference(net), card
