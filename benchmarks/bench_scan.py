@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, MemorySampler, make_library, median_time  # noqa: E402
 
 from tagger.dataset import ChunkSpec, Done, Piece, TrackDataset  # noqa: E402
-from tagger.model.registry import load_model  # noqa: E402
+from tagger.model.registry import load_model_for_scanning  # noqa: E402
 from tagger.scan import ScanOptions, default_workers, scan  # noqa: E402
 from tagger.store import Store  # noqa: E402
 
@@ -45,7 +45,7 @@ def whole_scan(paths: list[Path], args: argparse.Namespace) -> None:
     print(f"   median: {statistics.median(speeds):.0f}x real time")
 
     # The split: each stage alone, in this process, on the same files.
-    model, card = load_model(args.model)
+    model, card = load_model_for_scanning(args.model)
     spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
     dataset = TrackDataset([str(p) for p in paths], spec)
     pieces: list[torch.Tensor] = []

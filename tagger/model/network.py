@@ -174,7 +174,12 @@ def optimize_for_inference(net: TaggerNet, *, channels_last: bool = True,
     new batch shape, so it pays off only for long scans with fixed batch shapes. The copy's
     ``state_dict`` no longer matches the card's layout: never train or save it.
     """
-    backbone = fold_batchnorm(net.backbone)
+    backbone = fold_batchnorm(net.backbone)  # a copy: the activations below may change
+    for module in backbone.modules():
+        if isinstance(module, (nn.ReLU, nn.Hardswish)):
+            # In place: no new activation map per layer. Measured 1300x -> 1490x real time for
+            # the CNN at batch 8 on one CPU thread, identical outputs (inference only).
+            module.inplace = True
     if channels_last:
         backbone.features = nn.Sequential(ChannelsLast(), *backbone.features)
         backbone = backbone.to(memory_format=torch.channels_last)
