@@ -2,7 +2,9 @@
 
 Scores each clip as a scan would (the card's windows, max over windows) and reports per-class
 precision, recall and F1 at the card's thresholds, AP and ROC-AUC, their means, and for
-single-label data (one instrument per clip) top-1 accuracy and a confusion matrix.
+single-label data (one instrument per clip) top-1 accuracy and a confusion matrix. DATA
+``labels`` is the human labels in the store (``--db``): each labelled clip is scored whole and
+only the instruments labelled in it count (the others are unknown, not absent).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from rich import box
 from rich.table import Table
 
 from tagger.cli.app import app
-from tagger.cli.common import QuietOption, console, err_console, fail
+from tagger.cli.common import DbOption, QuietOption, console, err_console, fail
 
 
 def _fmt(value: float | None) -> str:
@@ -56,7 +58,8 @@ def _print_report(rep: Any, fg_acc: float, title: str) -> None:
 @app.command("eval")
 def eval_command(
     model: Annotated[str, typer.Argument(help="Model name or card path.")],
-    data: Annotated[str, typer.Argument(help="Labelled folder (DIR/<class>/files), labels CSV, or a built-in eval set.")],
+    data: Annotated[str, typer.Argument(help="Labelled folder (DIR/<class>/files), labels CSV, 'labels' (your labels from `tagger label`), or a built-in eval set.")],
+    db: DbOption = None,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG plots into this folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
@@ -80,7 +83,8 @@ def eval_command(
     try:
         dev = pick_device(device)
         net, card = load_model(model, device=dev)
-        clips = load_eval_set(data, card.classes, card.sample_rate, card.window_s, warn=warn)
+        clips = load_eval_set(data, card.classes, card.sample_rate, card.window_s, warn=warn,
+                              db=db)
     except (ModelNotFoundError, DataError, ValueError) as exc:
         fail(str(exc))
     pred = predict(net, clips, card, device=dev, batch_size=batch_size)

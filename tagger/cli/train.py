@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tagger.cli.app import app
-from tagger.cli.common import QuietOption, console, err_console, fail
+from tagger.cli.common import DbOption, QuietOption, console, err_console, fail
 
 RUNS_DIR = Path("runs")
 
@@ -114,6 +114,8 @@ def train_command(
     data: Annotated[Optional[list[str]], typer.Option("--data", help="Labelled folder (DIR/<class>/files) or CSV, or a built-in source. Repeatable.")] = None,
     eval_data: Annotated[Optional[list[str]], typer.Option("--eval-data", help="Validation folder/CSV/built-in set (default: hold out sources of --data). Repeatable.")] = None,
     from_model: Annotated[Optional[str], typer.Option("--from", help="Fine-tune this installed model (name or card path).")] = None,
+    labels: Annotated[bool, typer.Option("--labels", help="Also train on your labels from `tagger label` (labels_weight of the draws; held-out tracks validate).")] = False,
+    db: DbOption = None,
     init: Annotated[Optional[str], typer.Option("--init", help="audioset (mn04 + its AudioSet rows) or scratch.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Optimizer steps.")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size")] = None,
@@ -133,6 +135,7 @@ def train_command(
     quiet: QuietOption = False,
 ) -> None:
     """Train a model on labelled audio and write NAME.pt + NAME.json (the model card)."""
+    from tagger.config import resolve_db_path
     from tagger.model.registry import ModelNotFoundError, models_dir
     from tagger.train.checkpoint import CheckpointError, load_checkpoint
     from tagger.train.config import ConfigError, TrainConfig, load_config
@@ -153,9 +156,12 @@ def train_command(
         config = config.updated(
             data=_absolute(data) if data else None,
             eval_data=_absolute(eval_data) if eval_data else None,
+            labels=labels or None, labels_db=str(resolve_db_path(db).resolve()) if db else None,
             from_model=from_model, init="model" if from_model else init, steps=steps,
             batch_size=batch_size, lr=lr, weight_decay=weight_decay, distill_weight=distill,
             device=device, seed=seed, workers=workers, eval_every=eval_every, name=name)
+        if config.labels and config.labels_db is None:  # the saved config names the store used
+            config = config.updated(labels_db=str(resolve_db_path(None).resolve()))
         run_dir, install = _out_dir(out, config.name)
         if resume and out is None:
             run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).resolve().parents[1]
@@ -166,6 +172,7 @@ def train_command(
         with TrainProgress(quiet) as progress:
             result = train(config, inputs.sources, inputs.eval_sets, run_dir, resume=resume,
                            on_event=progress, training_data=inputs.records,
+                           source_weights=inputs.weights,
                            reproduce=f"tagger train --config {(run_dir / f'{config.name}.train.json').resolve()}")
     except (ConfigError, DataError, CheckpointError, ModelNotFoundError, ValueError) as exc:
         fail(str(exc))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +92,7 @@ def labeled_examples(
     window_s: float,
     classes: Sequence[str] = CLASSES,
     min_cover: float = 0.5,
+    tracks: Container[int] | None = None,
 ) -> Iterator[Example]:
     """``Example``s of ``window_s`` seconds at ``sample_rate`` from every labelled clip.
 
@@ -100,20 +101,15 @@ def labeled_examples(
     holds in every tile; "present" is kept only in tiles covering at least ``min_cover`` of the
     clip, since a short tile may miss the part where the instrument plays. Clips whose file can
     no longer be read are logged and left out: stale labels must not stop a training run.
+    ``tracks`` keeps only clips of those track ids (a split by track: training never hears a
+    track its validation clips come from).
     """
     if sample_rate <= 0 or window_s <= 0:
         raise ValueError("sample_rate and window_s must be positive")
     window = int(round(window_s * sample_rate))
-    for clip in labeled_clips(store):
-        if not any(name in clip.roles for name in classes):
-            continue
+    for clip, audio in _clip_audio(store, sample_rate, classes, tracks):
         length = clip.end - clip.start
         source = SOURCE_PREFIX + clip.display_path
-        try:
-            audio = read_clip(clip.path, start=clip.start, duration=length, sample_rate=sample_rate)
-        except (AudioError, ValueError) as exc:
-            log.warning("skipping labels of %s at %.1f s: %s", clip.display_path, clip.start, exc)
-            continue
         if len(audio) <= window:
             padded = np.zeros(window, np.float32)
             padded[: len(audio)] = audio
@@ -126,3 +122,42 @@ def labeled_examples(
         for first in starts:
             yield Example(audio[first : first + window].copy(),
                           *targets(clip.roles, classes, keep_positives=keep), source=source)
+
+
+def labeled_clip_set(
+    store: Store,
+    *,
+    sample_rate: int,
+    classes: Sequence[str] = CLASSES,
+    tracks: Container[int] | None = None,
+) -> list[Example]:
+    """One ``Example`` per labelled clip, its whole audio unpadded: for scoring, not training.
+
+    A model is judged on a clip the way a scan judges a track (its own windows, max over them),
+    so the clip-level labels are compared with a clip-level score; tiling into training windows
+    (``labeled_examples``) would invent per-window labels the person never gave.
+    """
+    if sample_rate <= 0:
+        raise ValueError("sample_rate must be positive")
+    return [Example(audio, *targets(clip.roles, classes), source=SOURCE_PREFIX + clip.display_path)
+            for clip, audio in _clip_audio(store, sample_rate, classes, tracks)]
+
+
+def _clip_audio(
+    store: Store, sample_rate: int, classes: Sequence[str], tracks: Container[int] | None
+) -> Iterator[tuple[LabeledClip, np.ndarray]]:
+    """Labelled clips that name one of ``classes`` (in ``tracks``, if given) with their samples;
+    unreadable ones are logged and skipped."""
+    for clip in labeled_clips(store):
+        if tracks is not None and clip.track_id not in tracks:
+            continue
+        if not any(name in clip.roles for name in classes):
+            continue
+        try:
+            audio = read_clip(clip.path, start=clip.start, duration=clip.end - clip.start,
+                              sample_rate=sample_rate)
+        except (AudioError, ValueError) as exc:
+            log.warning("skipping labels of %s at %.1f s: %s", clip.display_path, clip.start, exc)
+            continue
+        if len(audio):
+            yield clip, audio

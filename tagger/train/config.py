@@ -79,6 +79,9 @@ class TrainConfig:
     data: list[str] = field(default_factory=list)
     eval_data: list[str] = field(default_factory=list)
     val_fraction: float = 0.2
+    labels: bool = False  # also train on the human labels of ``tagger label`` (--labels)
+    labels_db: str | None = None  # their store; None = the default database (--db)
+    labels_weight: float = 0.25  # their share of the draws: enough to steer, not to forget
 
     @property
     def window(self) -> int:
@@ -125,6 +128,7 @@ class TrainConfig:
             (len(self.classes) > 0 and len(set(self.classes)) == len(self.classes),
              "classes must be a non-empty list without repeats"),
             (self.workers >= 0, "workers must not be negative"),
+            (0.0 < self.labels_weight <= 1.0, "labels_weight must be in (0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
