@@ -53,7 +53,8 @@ def instrument(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarra
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """DIR/flute, DIR/bass: six real encoded files each, in three formats."""
+    """DIR/flute, DIR/bass: six real encoded files each, in three formats; DIR/none: three of
+    noise (a class folder leaves the other classes unknown: these say what absent sounds like)."""
     root = tmp_path_factory.mktemp("labelled")
     rng = np.random.default_rng(7)
     for kind in ("flute", "bass"):
@@ -61,6 +62,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for i in range(6):
             ext = (".wav", ".flac", ".mp3")[i % 3]
             write_audio(root / kind / f"{kind}{i}{ext}", instrument(kind, 1.5, rng), SR)
+    (root / "none").mkdir()
+    for i in range(3):
+        noise = (0.05 * rng.standard_normal(int(1.5 * SR))).astype(np.float32)
+        write_audio(root / "none" / f"noise{i}.wav", noise, SR)
     return root
 
 
@@ -85,7 +90,7 @@ def test_loss_falls_and_the_model_loads_back(folder: Path, tmp_path: Path,
     assert set(card["thresholds"]) == set(config.classes)
     assert all(0.05 <= v <= 0.95 for v in card["thresholds"].values())
     assert card["validation"]["per_class"]["flute"]["positives"] >= 1
-    assert card["training_data"][0]["files"] == 12 and card["reproduce"].startswith("tagger train")
+    assert card["training_data"][0]["files"] == 15 and card["reproduce"].startswith("tagger train")
     # The registry finds it by name in a models folder, builds it from the card, strict-loads it.
     monkeypatch.setenv("TAGGER_MODELS_DIR", str(tmp_path / "run"))
     net, loaded = load_model("tiny-trained")
@@ -142,8 +147,10 @@ def test_cli_train_then_eval_prints_metrics_and_writes_plots(folder: Path, tmp_p
         assert {p.name for p in plots.glob("*.png")} == {"ap.png", "confusion.png", "loss.png"}
         result = runner.invoke(app, ["eval", str(run / "cli-tiny.json"), str(folder), "--json", "-q"])
         doc = json.loads(result.stdout)
-        assert doc["clips"] == 12 and doc["single_label_clips"] == 12 and len(doc["skipped"]) == 1
+        assert doc["clips"] == 15 and doc["single_label_clips"] == 12 and len(doc["skipped"]) == 1
         assert doc["per_class"]["bass"]["positives"] == 6 and doc["per_class"]["voice"]["ap"] is None
+        # Flute clips say nothing about bass (unknown, not absent): only "none" clips are negatives.
+        assert doc["per_class"]["bass"]["negatives"] == 3
     finally:
         (folder / "bass" / "broken.mp3").unlink()
 
@@ -173,6 +180,19 @@ def test_bad_input_gives_one_line_errors(folder: Path, tmp_path: Path) -> None:
         read_labelled(tmp_path / "grp", TrainConfig().classes)
     with pytest.raises(ConfigError, match="unknown config key"):
         TrainConfig().updated(learning_rate=1.0)
+
+
+def test_class_folders_alone_warn_that_nothing_teaches_absence(folder: Path, tmp_path: Path) -> None:
+    only = tmp_path / "only"
+    for kind in ("flute", "bass"):
+        (only / kind).mkdir(parents=True)
+        (only / kind / "a.wav").symlink_to(next((folder / kind).glob("*.wav")))
+    warnings: list[str] = []
+    inputs = open_inputs(tiny(data=[str(only)], val_fraction=0.0), warn=warnings.append)
+    assert len(warnings) == 1 and "'none' folder" in warnings[0]
+    example = next(inputs.sources[0].examples(np.random.default_rng(0)))
+    assert example.mask.sum() == 1 and example.presence @ example.mask == 1  # the rest unknown
+    open_inputs(tiny(data=[str(folder)], val_fraction=0.0), warn=pytest.fail)  # has "none"
 
 
 def test_labels_csv_with_foreground_and_unknown_classes(folder: Path, tmp_path: Path) -> None:

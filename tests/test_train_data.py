@@ -24,7 +24,8 @@ from tagger.train.data.midi import Note, Part, read_midi, write_midi
 from tagger.train.data.mixture import MixtureSource, Placed, mix_stems
 from tagger.train.data.split import held_out, split_sources
 from tagger.train.data.stems import StemBank, StemCache, make_stem
-from tagger.train.data.userdata import CsvSource, FolderSource, UserDataError
+from tagger.train.data.userdata import user_source
+from tagger.train.labelled import DataError
 
 SR = CACHE_SR
 IDX = {c: i for i, c in enumerate(CLASSES)}
@@ -233,24 +234,30 @@ def test_folder_source_labels_only_its_class(tmp_path):
     put(tmp_path / "sax" / "a.wav", 2.0, 22050, 300)
     put(tmp_path / "sax" / "b.flac", 4.0, 44100, 350)
     put(tmp_path / "cla" / "c.mp3", 2.5, 44100, 500)  # IRMAS code
-    src = FolderSource(tmp_path, sample_rate=16000, clip_seconds=1.5)
-    assert len(src) == 3
+    put(tmp_path / "none" / "d.wav", 1.0, 16000, 700)
+    src = user_source(tmp_path, sample_rate=16000, clip_seconds=1.5)
+    assert len(src) == 4
     it = src.examples(np.random.default_rng(0))
     seen = set()
-    for _ in range(12):
+    for _ in range(16):
         ex = next(it)
         assert ex.audio.shape == (24000,) and np.abs(ex.audio).max() > 0
+        if not ex.presence.any():  # the "none" folder: every class known absent
+            assert ex.mask.all()
+            seen.add("none")
+            continue
         (on,) = np.flatnonzero(ex.presence)
         seen.add(CLASSES[on])
+        # A saxophone folder may hold a piano too: the other classes are unknown, not absent.
         assert ex.mask.sum() == 1 and ex.mask[on] == 1 and ex.foreground[on] == 1
-    assert seen == {"saxophone", "clarinet"}
+    assert seen == {"saxophone", "clarinet", "none"}
 
 
 def test_folder_source_skips_corrupt_file_with_warning(tmp_path):
     put(tmp_path / "voice" / "ok.wav", 1.0, 16000)
     (tmp_path / "voice" / "broken.wav").write_bytes(b"RIFF\x00\x00garbage" * 10)
     with pytest.warns(UserWarning, match="broken.wav"):
-        src = FolderSource(tmp_path, sample_rate=16000, clip_seconds=1.0)
+        src = user_source(tmp_path, sample_rate=16000, clip_seconds=1.0)
     assert len(src) == 1
     assert next(src.examples(np.random.default_rng(0))).presence[IDX["voice"]] == 1
 
@@ -258,7 +265,7 @@ def test_folder_source_skips_corrupt_file_with_warning(tmp_path):
 def test_file_that_breaks_during_training_is_dropped_with_warning(tmp_path):
     put(tmp_path / "flute" / "a.wav", 1.0, 16000)
     put(tmp_path / "flute" / "b.wav", 1.0, 16000, 880)
-    src = FolderSource(tmp_path, sample_rate=16000, clip_seconds=1.0)
+    src = user_source(tmp_path, sample_rate=16000, clip_seconds=1.0)
     (tmp_path / "flute" / "b.wav").write_bytes(b"not audio any more")
     it = src.examples(np.random.default_rng(0))
     with pytest.warns(UserWarning, match="b.wav"):
@@ -267,46 +274,42 @@ def test_file_that_breaks_during_training_is_dropped_with_warning(tmp_path):
 
 
 def test_folder_source_errors(tmp_path):
-    with pytest.raises(UserDataError, match="no class folders"):
-        FolderSource(tmp_path)
+    with pytest.raises(DataError, match="no class folders"):
+        user_source(tmp_path)
     (tmp_path / "piano").mkdir()
-    with pytest.raises(UserDataError, match="no audio files"):
-        FolderSource(tmp_path)
+    with pytest.raises(DataError, match="no audio files"):
+        user_source(tmp_path)
     (tmp_path / "kazoo").mkdir()
-    with pytest.raises(UserDataError, match="unknown instrument 'kazoo'.*saxophone"):
-        FolderSource(tmp_path)
+    with pytest.raises(DataError, match="unknown instrument 'kazoo'.*saxophone"):
+        user_source(tmp_path)
     (tmp_path / "kazoo").rmdir()
     (tmp_path / "guitar").mkdir()
-    with pytest.raises(UserDataError, match="group"):
-        FolderSource(tmp_path)
+    with pytest.raises(DataError, match="group"):
+        user_source(tmp_path)
 
 
 def test_csv_source_labels_leads_and_errors(tmp_path):
     write_audio(tmp_path / "a.wav", tone(1.0, 16000), 16000)
     write_audio(tmp_path / "b.wav", tone(1.0, 16000, freq=220), 16000)
-    (tmp_path / "list.csv").write_text("path,labels,complete\n"
-                                       "a.wav,vocals:fg|piano\nb.wav,none\n")
-    src = CsvSource(tmp_path / "list.csv", sample_rate=16000, clip_seconds=1.0)
-    rows = {it.path.name: src.labels(it) for it in src.items}
-    presence, fg, mask = rows["a.wav"]
-    assert presence[IDX["voice"]] == presence[IDX["piano"]] == 1 and presence.sum() == 2
-    assert fg[IDX["voice"]] == 1 and fg[IDX["piano"]] == 0 and mask.sum() == 2
-    presence, fg, mask = rows["b.wav"]
-    assert presence.sum() == 0 and mask.all()  # "none": every class known absent
-    (tmp_path / "bad.csv").write_text("a.wav,piano;kazoo\n")
-    with pytest.raises(UserDataError, match=r"bad.csv:1: .*kazoo"):
-        CsvSource(tmp_path / "bad.csv")
+    write_audio(tmp_path / "c.wav", tone(1.0, 16000, freq=330), 16000)
+    (tmp_path / "list.csv").write_text("path,labels,foreground,unknown\n"
+                                       "a.wav,vocals;piano,vocals,\nb.wav,none,,\n"
+                                       "c.wav,drums,,piano\n")
+    src = user_source(tmp_path / "list.csv", sample_rate=16000, clip_seconds=1.0)
+    rows = {Path(it.file.path).name: it.file for it in src.items}
+    a, b, c = rows["a.wav"], rows["b.wav"], rows["c.wav"]
+    assert a.presence[IDX["voice"]] == a.presence[IDX["piano"]] == 1 and a.presence.sum() == 2
+    assert a.foreground[IDX["voice"]] == 1 and a.foreground[IDX["piano"]] == 0 and a.mask.all()
+    assert b.presence.sum() == 0 and b.mask.all()  # "none": every class known absent
+    # One instrument named: it leads; an "unknown" class is masked, the rest known absent.
+    assert c.foreground[IDX["drums"]] == 1 and c.mask.sum() == len(CLASSES) - 1
+    assert c.mask[IDX["piano"]] == 0
+    (tmp_path / "bad.csv").write_text("path,labels\na.wav,piano;kazoo\n")
+    with pytest.raises(DataError, match=r"bad.csv, line 2: .*kazoo"):
+        user_source(tmp_path / "bad.csv")
     (tmp_path / "empty.csv").write_text("path,labels\n")
-    with pytest.raises(UserDataError, match="no usable rows"):
-        CsvSource(tmp_path / "empty.csv")
-
-
-def test_csv_complete_column_unmasks_everything(tmp_path):
-    write_audio(tmp_path / "a.wav", tone(1.0, 16000), 16000)
-    (tmp_path / "l.csv").write_text("a.wav,drums,yes\n")
-    src = CsvSource(tmp_path / "l.csv", sample_rate=16000, clip_seconds=1.0)
-    presence, fg, mask = src.labels(src.items[0])
-    assert mask.all() and presence.sum() == 1 and fg[IDX["drums"]] == 1
+    with pytest.raises(DataError, match="no rows"):
+        user_source(tmp_path / "empty.csv")
 
 
 def test_paths_in_tests_do_not_touch_shared():

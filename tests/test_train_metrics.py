@@ -14,7 +14,8 @@ from tagger.train.example import Example
 from tagger.train.heads import build_model, build_teacher, data_rate, param_groups, resample
 from tagger.train.loop import train
 from tagger.train.metrics import (average_precision, best_f1_threshold, calibrate_thresholds,
-                                  confusion_matrix, evaluate, roc_auc)
+                                  confusion_matrix, evaluate, roc_auc,
+                                  selection_score)
 
 
 def brute_ap(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -59,6 +60,11 @@ def test_thresholds_confusion_and_masks() -> None:
     assert evaluate(probs, labels, mask, ["a", "b"]).per_class["a"].ap == pytest.approx(1.0)
     thr = calibrate_thresholds(probs, labels, mask, ["a", "b"])
     assert 0.3 < thr["a"] < 0.7
+    # Class folders: one class known present, the others unknown. No negatives: AP means
+    # nothing (NaN), top-1 on the known class is what is left to choose checkpoints by.
+    folders = evaluate(probs[:2], labels[:2], np.eye(2), ["a", "b"])
+    assert math.isnan(folders.mAP) and folders.single_label_clips == 2 and folders.top1 == 1.0
+    assert selection_score(folders) == 1.0 and selection_score(rep) == rep.mAP
 
 
 needs_mn04 = pytest.mark.skipif(not Path(DEFAULT_PRETRAINED).is_file(), reason="no mn04 weights")

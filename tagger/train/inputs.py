@@ -109,6 +109,11 @@ def _record(spec: str, files: list[LabelledFile], train: int, held: int) -> dict
             "sources": len({f.source for f in files}), "licence": "as provided by the user"}
 
 
+def _has_negatives(files: list[LabelledFile]) -> bool:
+    """Whether any file says a class is absent (not merely unknown)."""
+    return any(bool((f.mask * (1.0 - f.presence)).any()) for f in files)
+
+
 def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
     """Sources and validation sets for a training run as ``config.data``/``eval_data`` say.
 
@@ -125,6 +130,7 @@ def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
                         "labels CSV), --labels, or set data = [...] in the config")
     hold_out = config.val_fraction if not config.eval_data else 0.0
     rate = data_rate(config)  # training audio at the teacher's rate when that is higher
+    labelled: list[list[LabelledFile]] = []
     for spec in config.data:
         if spec == LABELS_SET:
             raise DataError("the human labels are not a --data set: pass --labels (and --db)")
@@ -136,6 +142,7 @@ def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
             out.records += _engine_records(spec, warn)
             continue
         files = read_labelled(spec, config.classes)
+        labelled.append(files)
         train_idx, val_idx = holdout_split(files, hold_out, config.seed)
         if hold_out > 0 and not val_idx:
             warn(f"{spec}: too few sources to hold any out for validation; "
@@ -147,6 +154,11 @@ def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
             if held:
                 out.eval_sets[f"{set_name(spec)}-heldout"] = held
         out.records.append(_record(spec, files, len(train_idx), len(val_idx)))
+    if labelled and not any(_has_negatives(files) for files in labelled) and not config.labels \
+            and len(labelled) == len(config.data) and config.distill_weight <= 0:
+        warn("the training data names only instruments that are present (a class folder leaves "
+             "the others unknown), so nothing teaches the model what is absent: add a 'none' "
+             "folder or a CSV with explicit labels, mix in a built-in set, or keep distillation")
     data_sources = len(out.sources)
     out.weights = [(1.0 - config.labels_weight if config.labels else 1.0) / max(data_sources, 1)
                    ] * data_sources

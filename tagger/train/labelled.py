@@ -1,14 +1,22 @@
-"""Labelled audio a user hands to ``tagger train --data`` or ``tagger eval``: a folder or a CSV.
+"""Labelled audio a user hands to ``tagger train --data``, ``tagger eval`` or the data engine.
 
-- **Folder**: ``DIR/<class>/.../file.ext``; the folder name is a class or an alias (``sax``,
-  ``vocals``). Each file holds that one instrument, so it is labelled exclusively (the class
-  present and leading, every other class absent) and single-label figures (top-1, confusion
-  matrix) apply. Files in a subfolder below the class folder share a *source* (put one
-  recording session or artist per subfolder, so validation never hears a session it trained
-  on); files directly in the class folder are each their own source.
+The one reader of user folders and CSVs: the trainer (``tagger.train.inputs``, the sweep) and
+the data engine (``tagger.train.data.userdata``) both turn a spec into ``LabelledFile``s here,
+so a folder or a CSV row means the same thing wherever it is used.
+
+- **Folder**: ``DIR/<class>/.../file.ext``; the folder name is a class, an alias (``sax``,
+  ``vocals``) or an IRMAS code (``cla``, ``voi``). As in IRMAS, a class folder says that its
+  instrument is present and leading, and *nothing* about the others: a folder of saxophone
+  recordings may well have a piano in it, so every other class is unknown (mask 0), never
+  absent. A folder named ``none`` holds clips with none of our instruments (every class known
+  absent): the negatives a tree of class folders cannot give. Files in a subfolder below the
+  class folder share a *source* (put one recording session or artist per subfolder, so
+  validation never hears a session it trained on); files directly in it are their own source.
 - **CSV**: ``path,labels[,foreground][,source][,unknown]``; ``labels``, ``foreground`` and
-  ``unknown`` are ``;``-separated class names; ``unknown`` classes are masked out of the loss
-  and the metrics. Paths are relative to the CSV's folder.
+  ``unknown`` are ``;``-separated class names (``none`` or an empty cell: no instrument of
+  ours). Labels are explicit: a class not listed is absent, except the ``unknown`` ones, which
+  are masked out of the loss and the metrics. A row naming one instrument and no foreground
+  has it leading (it is what is heard most). Paths are relative to the CSV's folder.
 
 Bad input fails early with one line that says what to fix (unknown class folder, no audio,
 missing column); an undecodable file is a warning and is skipped, not the end of a run.
@@ -30,6 +38,12 @@ from tagger.train.example import Example
 
 Warn = Callable[[str], None]
 
+# IRMAS's three-letter folder names, so its training set is a --data folder as it comes.
+IRMAS_CODES = {"cel": "cello", "cla": "clarinet", "flu": "flute", "gac": "acoustic_guitar",
+               "gel": "electric_guitar", "org": "organ", "pia": "piano", "sax": "saxophone",
+               "tru": "trumpet", "vio": "violin", "voi": "voice"}
+NONE_NAMES = ("none", "_none", "negative", "other")
+
 
 class DataError(ValueError):
     """Labelled data that cannot be used; the message names the file or folder and the fix."""
@@ -46,11 +60,16 @@ class LabelledFile:
     source: str
 
 
-def _class_of(word: str, classes: Sequence[str], where: str) -> int:
+def _class_of(word: str, classes: Sequence[str], where: str) -> int | None:
+    """The column of a folder name or CSV label; None for a "no instrument" word."""
+    key = normalize(word)
+    if key in NONE_NAMES:
+        return None
     try:
-        names = resolve(word, classes)
+        names = resolve(IRMAS_CODES.get(key, key), classes)
     except UnknownInstrumentError as exc:
-        raise DataError(f"{where}: {exc}") from None
+        raise DataError(f"{where}: {exc} (IRMAS codes {', '.join(sorted(IRMAS_CODES))} and "
+                        f"{'/'.join(NONE_NAMES)} also work)") from None
     if len(names) != 1:
         raise DataError(f"{where}: {word!r} is a group ({', '.join(names)}); name one class")
     return list(classes).index(names[0])
@@ -60,22 +79,26 @@ def read_folder(root: Path, classes: Sequence[str]) -> list[LabelledFile]:
     """Files of a ``DIR/<class>/...`` tree, sorted, labelled by their class folder."""
     out: list[LabelledFile] = []
     n = len(classes)
-    for class_dir in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
-        if not class_dir.is_dir():
-            continue
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise DataError(f"{root}: no class folders; expected {root}/<class>/<audio files> with "
+                        f"classes such as {', '.join(list(classes)[:4])}...")
+    for class_dir in class_dirs:
         c = _class_of(class_dir.name, classes, f"class folder {class_dir}")
+        presence = np.zeros(n, dtype=np.float32)
+        mask = np.ones(n, dtype=np.float32) if c is None else np.zeros(n, dtype=np.float32)
+        if c is not None:
+            presence[c] = mask[c] = 1.0
         for dirpath, dirnames, filenames in os.walk(class_dir, followlinks=False):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             rel = Path(dirpath).relative_to(class_dir)
             for name in sorted(filenames):
                 if name.startswith(".") or not is_audio_name(name):
                     continue
-                onehot = np.zeros(n, dtype=np.float32)
-                onehot[c] = 1.0
                 source = (f"{class_dir.name}/{rel.parts[0]}" if rel.parts
                           else f"{class_dir.name}/{Path(name).stem}")
-                out.append(LabelledFile(os.path.join(dirpath, name), onehot, onehot.copy(),
-                                        np.ones(n, dtype=np.float32), source))
+                out.append(LabelledFile(os.path.join(dirpath, name), presence.copy(),
+                                        presence.copy(), mask.copy(), source))
     if not out:
         raise DataError(f"no audio files in {root}: expected {root}/<class>/<file> "
                         f"with classes such as {', '.join(list(classes)[:4])}...")
@@ -105,11 +128,15 @@ def read_csv(path: Path, classes: Sequence[str]) -> list[LabelledFile]:
             for key in ("labels", "foreground", "unknown"):
                 vec = np.zeros(n, dtype=np.float32)
                 for word in _names(row.get(key)):
-                    vec[_class_of(word, classes, where)] = 1.0
+                    col = _class_of(word, classes, where)
+                    if col is not None:
+                        vec[col] = 1.0
                 vectors[key] = vec
-            file = (path.parent / row["path"].strip()).as_posix()
-            out.append(LabelledFile(file, vectors["labels"], vectors["foreground"] * vectors["labels"],
-                                    1.0 - vectors["unknown"],
+            present, leads = vectors["labels"], vectors["foreground"] * vectors["labels"]
+            if not leads.any() and present.sum() == 1:
+                leads = present.copy()  # the only instrument named is the one heard most
+            file = (path.parent / Path(row["path"].strip()).expanduser()).as_posix()
+            out.append(LabelledFile(file, present, leads, 1.0 - vectors["unknown"],
                                     (row.get("source") or "").strip() or Path(file).stem))
     if not out:
         raise DataError(f"{path}: no rows")

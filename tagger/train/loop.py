@@ -33,7 +33,7 @@ from tagger.train.example import Example, ExampleSource
 from tagger.train.heads import (Teacher, build_model, build_teacher, config_from_card, data_rate,
                                 distillation_loss, param_groups, resample)
 from tagger.train.labelled import fit_length
-from tagger.train.metrics import EvalReport, calibrate_thresholds, json_safe
+from tagger.train.metrics import EvalReport, calibrate_thresholds, json_safe, selection_score
 from tagger.train.predict import Predictions, autocast_for, evaluate_sets, foreground_accuracy, report
 
 Event = Callable[[str, dict[str, Any]], None]
@@ -186,9 +186,10 @@ def _set_train_mode(net: nn.Module, freeze_bn: bool) -> None:
 
 
 def _score(preds: Mapping[str, Predictions], classes: Sequence[str]) -> tuple[float, dict[str, Any]]:
-    """Mean mAP over eval sets (what "best" means) and the logged figures per set."""
+    """Mean selection score over eval sets (what "best" means: mAP, or top-1 for sets without
+    known negatives) and the logged figures per set."""
     row: dict[str, Any] = {}
-    maps = []
+    maps, scores = [], []
     for name, pred in preds.items():
         rep = report(pred, classes)
         row[f"{name}/loss"], row[f"{name}/mAP"] = rep.loss, rep.mAP
@@ -196,10 +197,12 @@ def _score(preds: Mapping[str, Predictions], classes: Sequence[str]) -> tuple[fl
         if not math.isnan(rep.top1):
             row[f"{name}/top1"] = rep.top1
         maps.append(rep.mAP)
+        scores.append(selection_score(rep))
     finite = [m for m in maps if not math.isnan(m)]
     row["val_loss"] = float(np.nanmean([row[f"{n}/loss"] for n in preds])) if preds else math.nan
     row["val_mAP"] = float(np.mean(finite)) if finite else math.nan
-    return row["val_mAP"], row
+    measured = [s for s in scores if not math.isnan(s)]
+    return (float(np.mean(measured)) if measured else math.nan), row
 
 
 def write_history(history: list[dict[str, Any]], path: Path) -> None:
@@ -281,7 +284,7 @@ def _train(config: TrainConfig, sources: Sequence[ExampleSource],
         preds = evaluate_sets(net, eval_sets, card, device=device,
                               batch_size=config.eval_batch_size, amp=config.amp)
         score, row = _score(preds, card.classes)
-        if not eval_sets:
+        if math.isnan(score):
             score = float(step)  # nothing to judge by: the latest weights are the result
         entry = {"step": step, "lr": scheduler.get_last_lr()[-1], **running, **row,
                  "steps_per_s": speed()}

@@ -143,8 +143,12 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def single_label_rows(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Rows that are fully labelled with exactly one class present: where top-1 is meaningful."""
-    return (mask.min(axis=1) > 0) & ((labels > 0.5).sum(axis=1) == 1)
+    """Rows with exactly one class known present: where top-1 is meaningful.
+
+    The other classes need not be known: a clip from a class folder (IRMAS's predominant
+    instrument, the others unknown) is exactly what top-1 accuracy was made for.
+    """
+    return ((labels > 0.5) & (mask > 0)).sum(axis=1) == 1
 
 
 def confusion_matrix(labels: np.ndarray, probs: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -152,7 +156,7 @@ def confusion_matrix(labels: np.ndarray, probs: np.ndarray, mask: np.ndarray) ->
     rows = single_label_rows(labels, mask)
     n = labels.shape[1]
     out = np.zeros((n, n), dtype=np.int64)
-    np.add.at(out, (labels[rows].argmax(axis=1), probs[rows].argmax(axis=1)), 1)
+    np.add.at(out, ((labels * mask)[rows].argmax(axis=1), probs[rows].argmax(axis=1)), 1)
     return out
 
 
@@ -176,8 +180,10 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None, cla
         y, p = labels[known, c] > 0.5, probs[known, c]
         thr = float((thresholds or {}).get(name, DEFAULT_THRESHOLD))
         precision, recall, f1 = precision_recall_f1(y, p, thr)
+        # Without a known negative every ranking is perfect: AP would read 1.0 and mean nothing.
         per_class[name] = ClassMetrics(
-            ap=average_precision(y, p), auc=roc_auc(y, p), precision=precision, recall=recall,
+            ap=average_precision(y, p) if (~y).any() else math.nan, auc=roc_auc(y, p),
+            precision=precision, recall=recall,
             f1=f1 if y.any() else math.nan, threshold=thr, positives=int(y.sum()),
             negatives=int((~y).sum()))
     rows = single_label_rows(labels, mask)
@@ -192,9 +198,17 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None, cla
         macro_f1=_nanmean([m.f1 for m in per_class.values()]),
         clips=len(labels), single_label_clips=int(rows.sum()))
     if rows.any():
-        report.top1 = float(np.mean(labels[rows].argmax(axis=1) == ranked[rows].argmax(axis=1)))
+        truth = (labels * mask)[rows].argmax(axis=1)
+        report.top1 = float(np.mean(truth == ranked[rows].argmax(axis=1)))
         report.confusion = confusion_matrix(labels, ranked, mask).tolist()
     return report
+
+
+def selection_score(report: EvalReport) -> float:
+    """What "better" means when keeping a checkpoint or ranking sweep settings: the mAP, or,
+    where no class has a known negative (class folders alone leave the others unknown), top-1
+    on the single-label clips; NaN if neither can be measured."""
+    return report.mAP if not math.isnan(report.mAP) else report.top1
 
 
 def calibrate_thresholds(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None,

@@ -4,7 +4,8 @@ Random search rather than a grid because only a few of the knobs matter much and
 most trials varying the ones that do not (Bergstra & Bengio, 2012). Folds split the labelled
 data *by source* (``labelled.source_folds``), so a score says how a setting does on recordings
 it never trained on. Each (trial, fold) is an ordinary ``train()`` run with a single evaluation
-at its last step, so no checkpoint is picked on the fold it is scored on.
+at its last step, so no checkpoint is picked on the fold it is scored on. A fold's score is its
+mAP, or top-1 where class folders alone give no known negatives (``metrics.selection_score``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tagger.train.config import ConfigError, TrainConfig
 from tagger.train.heads import data_rate, resample
 from tagger.train.labelled import ClipSource, DataError, Warn, decode_files, read_labelled, source_folds
 from tagger.train.loop import train
+from tagger.train.metrics import selection_score
 from tagger.train.plots import plot_sweep
 
 SweepEvent = Callable[[str, dict[str, Any]], None]
@@ -106,7 +108,7 @@ def run_sweep(config: TrainConfig, out_dir: str | Path, *, trials: int, folds: i
             result = train(run_cfg, [ClipSource(fold_train, int(round(config.window_s * rate)))],
                            {"fold": fold_val},
                            out / f"trial{t:02d}" / f"fold{f}", write_model=False)
-            score = result.validation.mAP if result.validation else math.nan
+            score = selection_score(result.validation) if result.validation else math.nan
             scores.append(score)
             emit("fold_done", {"trial": t, "fold": f, "mAP": score})
         mean, std = _stats(scores)

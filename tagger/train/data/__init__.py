@@ -18,7 +18,7 @@ songs through SoundFonts, ``gm`` holds the GM-program map), ``real`` (../shared/
 manifest, ``sampler`` plays recorded notes as phrases) and ``debian`` (Hydrogen kits, KLettres
 speech); ``mixture`` mixes stems with labels from the window, ``augment`` adds rooms, EQ,
 codecs and noise; ``split`` holds sources out; ``evalsets`` builds the fixed eval sets;
-``userdata`` reads your own folders and CSVs.
+``userdata`` streams your own folders and CSVs (read by ``tagger.train.labelled``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ _EXPORTS = {
     "MixConfig": "mixture", "MixtureSource": "mixture", "Placed": "mixture",
     "label_mix": "mixture", "mix_stems": "mixture", "DEFAULT_HOLDOUT": "split",
     "split_sources": "split", "Stem": "stems", "StemBank": "stems", "StemCache": "stems",
-    "CsvSource": "userdata", "FolderSource": "userdata", "UserDataError": "userdata",
-    "user_source": "userdata",
+    "FileSource": "userdata", "user_source": "userdata",
 }
 __all__ = sorted(_EXPORTS)
 
