@@ -92,6 +92,23 @@ def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
     return to_scan, skipped, problems
 
 
+def start_scan(paths: Sequence[str], store: Store, options: ScanOptions, progress: ScanProgress
+               ) -> tuple[ScanReport, list[Candidate], float]:
+    """What every engine does first: read the model's card (its weights load only if there is
+    work), discover and skip unchanged tracks, tell the progress display. Returns the report to
+    fill, the tracks to scan and the start time."""
+    from tagger.model.registry import find_card
+
+    card = ModelCard.load(find_card(options.model))
+    report = ScanReport(model=card.id)
+    started = time.perf_counter()
+    to_scan, report.skipped, report.problems = plan(
+        paths, store, card.id, force=options.force, on_problem=progress.problem)
+    report.found = len(to_scan) + report.skipped
+    progress.planned(len(to_scan), report.skipped)
+    return report, to_scan, started
+
+
 def scan(
     paths: Sequence[str],
     *,
@@ -101,18 +118,12 @@ def scan(
     on_written: Callable[[list[TrackResult]], None] | None = None,
 ) -> ScanReport:
     """Scan ``paths`` into ``store``; failing files become error rows, never exceptions."""
-    from tagger.model.registry import find_card, load_model_for_scanning
+    from tagger.model.registry import load_model_for_scanning
 
     options = options or ScanOptions()
     progress = progress or ScanProgress()
     device = pick_device(options.device)
-    card = ModelCard.load(find_card(options.model))  # the weights load only if there is work
-    report = ScanReport(model=card.id)
-    started = time.perf_counter()
-    to_scan, report.skipped, report.problems = plan(
-        paths, store, card.id, force=options.force, on_problem=progress.problem)
-    report.found = len(to_scan) + report.skipped
-    progress.planned(len(to_scan), report.skipped)
+    report, to_scan, started = start_scan(paths, store, options, progress)
     if to_scan:
         model, card = load_model_for_scanning(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])

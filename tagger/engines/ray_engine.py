@@ -40,7 +40,7 @@ import numpy as np
 from tagger.dataset import ChunkSpec
 from tagger.discover import Candidate
 from tagger.model.card import ModelCard
-from tagger.scan import CPU_BATCH, ResultSink, ScanOptions, ScanProgress, ScanReport, plan
+from tagger.scan import CPU_BATCH, ResultSink, ScanOptions, ScanProgress, ScanReport, start_scan
 from tagger.store import Store, TrackResult
 
 if TYPE_CHECKING:
@@ -312,18 +312,12 @@ def scan_ray(
     something to scan, so re-scanning an unchanged library never touches Ray. A Ray failure
     (retries exhausted) raises after the finished tracks are stored; the next scan resumes.
     """
-    from tagger.model.registry import find_card, load_model_for_scanning
+    from tagger.model.registry import load_model_for_scanning
 
     options = options or ScanOptions()
     ropts = ray_options or RayOptions()
     progress = progress or ScanProgress()
-    card = ModelCard.load(find_card(options.model))
-    report = ScanReport(model=card.id)
-    started = time.perf_counter()
-    to_scan, report.skipped, report.problems = plan(
-        paths, store, card.id, force=options.force, on_problem=progress.problem)
-    report.found = len(to_scan) + report.skipped
-    progress.planned(len(to_scan), report.skipped)
+    report, to_scan, started = start_scan(paths, store, options, progress)
     if to_scan:
         if not ray_available():
             raise RayEngineError('the Ray engine needs Ray: pip install "tagger[ray]"')
