@@ -33,8 +33,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tagger.evaluate import (average_precision, best_f1_threshold, precision_recall,  # noqa: E402
-                             roc_auc, score_clips, sigmoid, top1_accuracy)
+from tagger.evaluate import score_clips, sigmoid, top1_accuracy  # noqa: E402
+from tagger.train.metrics import (average_precision, best_f1_threshold,  # noqa: E402
+                                  precision_recall_f1, roc_auc)
 from tagger.model.card import ModelCard  # noqa: E402
 from tagger.taxonomy import CLASSES  # noqa: E402
 
@@ -259,7 +260,7 @@ def evaluate(model: torch.nn.Module, card: ModelCard, clips: list[Clip], *,
                for c, i in idx.items()}
     res["precision_recall_at_card_thresholds"] = {
         c: dict(zip(("precision", "recall", "f1"),
-                    map(_fmt, precision_recall(labels[:, i], probs[:, i], shipped[c]))))
+                    map(_fmt, precision_recall_f1(labels[:, i], probs[:, i], shipped[c]))))
         for c, i in idx.items()}
     res["heldout_macro_f1"] = _fmt(np.mean([v["f1"] for v in held.values() if v["f1"] is not None]))
     res["note"] = (

@@ -111,3 +111,21 @@ def test_a_small_student_distils_from_the_teacher_at_another_rate(tmp_path: Path
     assert len(logs) == 2 and all(math.isfinite(row["train_distill"]) for row in logs)
     down = resample(torch.from_numpy(tone)[None], 32000, 8000)  # 440 Hz stays 440 Hz
     assert down.shape == (1, 8000) and int(torch.fft.rfft(down)[0].abs().argmax()) == 440
+
+
+def test_score_clips_is_the_max_over_the_scanners_windows(tiny_model: Path) -> None:
+    """The benchmarks' scorer windows a clip exactly as a scan does (``chunking.frame``)."""
+    from tagger.chunking import frame
+    from tagger.evaluate import score_clips
+    from tagger.model.registry import load_model
+
+    net, card = load_model(tiny_model)
+    rng = np.random.default_rng(0)
+    clips = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (5000, 16000, 37000)]
+    got = score_clips(net, card, clips, batch_size=3)
+    window, hop = int(card.window_s * card.sample_rate), int(card.hop_s * card.sample_rate)
+    with torch.no_grad():
+        want = [net.eval()(torch.from_numpy(frame(c, window=window, hop=hop)))[0].max(0).values
+                for c in clips]
+    assert got.shape == (3, len(card.classes))
+    assert np.allclose(got, torch.stack(want).numpy(), atol=1e-5)

@@ -63,18 +63,19 @@ def autocast_for(device: torch.device, enabled: bool = True):
 
 
 @torch.no_grad()
-def predict(net: torch.nn.Module, examples: Sequence[Example], card: ModelCard, *,
-            device: torch.device | str = "cpu", batch_size: int = 32, amp: bool = True
-            ) -> Predictions:
-    """Clip-level (max over windows) presence and foreground logits for ``examples``."""
+def clip_logits(net: torch.nn.Module, clips: Sequence[np.ndarray], card: ModelCard, *,
+                device: torch.device | str = "cpu", batch_size: int = 32, amp: bool = True
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Clip-level (max over the card's windows) presence and foreground logits [N, C] of raw
+    mono clips; foreground is None for a model without a role head."""
     device = torch.device(device)
     window = int(round(card.window_s * card.sample_rate))
     hop = int(round(card.hop_s * card.sample_rate))
     n_cls = len(card.classes)
     was_training = net.training
     net.eval()
-    pres = np.full((len(examples), n_cls), -np.inf, dtype=np.float32)
-    fg = np.full((len(examples), n_cls), -np.inf, dtype=np.float32)
+    pres = np.full((len(clips), n_cls), -np.inf, dtype=np.float32)
+    fg = np.full((len(clips), n_cls), -np.inf, dtype=np.float32)
     has_fg = True
     pending: list[np.ndarray] = []
     owners: list[int] = []
@@ -94,8 +95,8 @@ def predict(net: torch.nn.Module, examples: Sequence[Example], card: ModelCard, 
         owners.clear()
 
     try:
-        for i, ex in enumerate(examples):
-            for w in frame(np.asarray(ex.audio, dtype=np.float32), window=window, hop=hop):
+        for i, clip in enumerate(clips):
+            for w in frame(np.asarray(clip, dtype=np.float32), window=window, hop=hop):
                 pending.append(w)
                 owners.append(i)
                 if len(pending) >= batch_size:
@@ -104,13 +105,22 @@ def predict(net: torch.nn.Module, examples: Sequence[Example], card: ModelCard, 
             flush()
     finally:
         net.train(was_training)
+    return pres, fg if has_fg else None
+
+
+def predict(net: torch.nn.Module, examples: Sequence[Example], card: ModelCard, *,
+            device: torch.device | str = "cpu", batch_size: int = 32, amp: bool = True
+            ) -> Predictions:
+    """Clip-level (max over windows) presence and foreground logits for ``examples``."""
+    pres, fg = clip_logits(net, [ex.audio for ex in examples], card, device=device,
+                           batch_size=batch_size, amp=amp)
+    n_cls = len(card.classes)
 
     def stack(attr: str) -> np.ndarray:
         rows = [np.asarray(getattr(e, attr), dtype=np.float32) for e in examples]
         return np.stack(rows) if rows else np.zeros((0, n_cls), dtype=np.float32)
 
-    return Predictions(pres, fg if has_fg else None, stack("presence"), stack("foreground"),
-                       stack("mask"))
+    return Predictions(pres, fg, stack("presence"), stack("foreground"), stack("mask"))
 
 
 def foreground_accuracy(pred: Predictions) -> float:
