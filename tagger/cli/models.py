@@ -26,6 +26,10 @@ def _numbers(data: dict[str, Any]) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
+# Numbers in a card's validation that describe the run, not how well the model does.
+BOOKKEEPING = frozenset({"best_step", "steps", "clips", "seed", "window_s", "hop_s"})
+
+
 def validation_summary(validation: dict[str, Any], *, limit: int = 4) -> str:
     """A one-line digest of a card's validation figures, whatever their nesting.
 
@@ -33,7 +37,8 @@ def validation_summary(validation: dict[str, Any], *, limit: int = 4) -> str:
     ``{"per_class": {"sax": {"ap": 0.9}, ...}}``; top-level numbers are shown as they are,
     a dict of numbers as ``name metric``, and a dict of per-class dicts as class means.
     """
-    parts: list[str] = [f"{k} {v:.3g}" for k, v in _numbers(validation).items()]
+    parts: list[str] = [f"{k} {v:.3g}" for k, v in _numbers(validation).items()
+                        if k not in BOOKKEEPING]
     for key, value in validation.items():
         if not isinstance(value, dict) or not value:
             continue
@@ -144,4 +149,4 @@ def models_command(
         return
     console.print(_card_table(cards, registry.default_model_name()))
     console.print(f"[dim]{len(cards)} model{'s' * (len(cards) != 1)} in {escape(str(registry.models_dir()))};"
-                  " `tagger models NAME` shows one card[/]", highlight=False, markup=False)
+                  " `tagger models NAME` shows one card[/]", highlight=False)
