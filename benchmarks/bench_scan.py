@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, MemorySampler, make_library, median_time  # noqa: E402
 
-from tagger.dataset import ChunkSpec, Done, Piece, TrackDataset  # noqa: E402
+from tagger.dataset import ChunkSpec, Piece, TrackDataset  # noqa: E402
 from tagger.model.registry import load_model_for_scanning  # noqa: E402
 from tagger.scan import ScanOptions, default_workers, scan  # noqa: E402
 from tagger.store import Store  # noqa: E402
@@ -86,10 +86,11 @@ def whole_scan(paths: list[Path], args: argparse.Namespace) -> None:
 
 def memory(args: argparse.Namespace) -> None:
     n = 100 if args.quick else 500
-    paths = make_library(CACHE / "mem500", tracks=n, seconds=20.0)
+    folder = CACHE / f"mem{n}"
+    make_library(folder, tracks=n, seconds=20.0)
     print(f"\n== 2. memory over a {n}-track scan (20 s tracks, mixed formats)")
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "tagger", "scan", str(CACHE / "mem500"), "--db", f"{tmp}/m.db",
+        cmd = [sys.executable, "-m", "tagger", "scan", str(folder), "--db", f"{tmp}/m.db",
                "--workers", str(args.workers), "-q"] + (["--model", args.model] if args.model else [])
         proc = subprocess.Popen(cmd)
         sampler = MemorySampler(proc.pid)
