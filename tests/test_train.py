@@ -224,3 +224,28 @@ def test_sweep_writes_a_table_a_plot_and_the_best_config(folder: Path, tmp_path:
     assert (tmp_path / "sw" / "sweep.png").stat().st_size > 1000
     best = load_config(tmp_path / "sw" / "best.train.json")
     assert best.batch_size in (16, 32, 64) and not math.isnan(best.lr)
+
+
+def test_fine_tune_can_retime_a_models_frontend_with_itself_as_teacher(
+        folder: Path, tmp_path: Path) -> None:
+    """``from_hop_length``: the fine-tuned model hears half the frames; the original teaches it."""
+    from conftest import make_tiny_model
+
+    original = make_tiny_model(tmp_path / "models")  # 8 kHz, hop 80
+    config = tiny(init="model", from_model=str(original), from_hop_length=160,
+                  teacher=str(original), distill_weight=1.0, steps=4, eval_every=4,
+                  checkpoint_every=4, name="retimed", data=[str(folder)])
+    inputs = open_inputs(config, warn=lambda _: None)
+    events: list[tuple[str, dict]] = []
+    train(config, inputs.sources, inputs.eval_sets, tmp_path / "run",
+          on_event=lambda kind, info: events.append((kind, info)), training_data=inputs.records)
+    steps = [info for kind, info in events if kind == "step"]
+    assert steps and all(math.isfinite(info["train_loss"]) for info in steps)
+    retimed, card = load_model(tmp_path / "run" / "retimed.json")
+    before, _ = load_model(original)
+    assert card.frontend.hop_length == 160 and card.sample_rate == 8000
+    clip = torch.zeros(1, 16000)
+    assert retimed.spectrogram(clip).shape[-1] * 2 - before.spectrogram(clip).shape[-1] in (0, 1)
+    assert load_config(tmp_path / "run" / "retimed.train.json").hop_length == 160
+    with pytest.raises(ConfigError, match="from_hop_length"):
+        tiny(from_hop_length=160)  # init scratch: nothing to re-time

@@ -37,6 +37,10 @@ class TrainConfig:
     classes: list[str] = field(default_factory=lambda: list(CLASSES))
     init: str = "audioset"  # audioset (copy mn04 + its AudioSet rows) | scratch | model (--from)
     from_model: str | None = None  # name or path of an installed model to fine-tune
+    # With --from: re-time that model's frontend to this STFT hop (samples), e.g. 640 at 32 kHz
+    # (20 ms) halves the frames, so the network and the STFT cost half per second of audio.
+    # Fine-tuning (with the original model as teacher) teaches the CNN the new time scale.
+    from_hop_length: int | None = None
     pretrained: str = DEFAULT_PRETRAINED
     head: str = "audioset_rows"  # audioset_rows (mapped AudioSet rows + max) | linear (C rows)
     combine: str = "max"  # how an audioset_rows head merges a class's rows: max | noisy_or
@@ -112,6 +116,8 @@ class TrainConfig:
         checks = [
             (self.init in INITS, f"init must be one of {', '.join(INITS)}, not {self.init!r}"),
             (self.init != "model" or bool(self.from_model), "init 'model' needs from_model"),
+            (self.from_hop_length is None or (self.init == "model" and self.from_hop_length > 0),
+             "from_hop_length re-times a --from model: needs init 'model' and a positive hop"),
             (self.head in HEADS, f"head must be one of {', '.join(HEADS)}, not {self.head!r}"),
             (self.combine in ("max", "noisy_or"), "combine must be max or noisy_or"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),

@@ -17,6 +17,7 @@ A distillation term pulls the student's class probabilities towards the frozen t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from tagger.model.card import FrontendConfig, ModelCard
+from tagger.model.frontend import LogMel
 from tagger.model.network import AUDIOSET_CLASSES, AUDIOSET_MAP, AudioSetMapHead, TaggerNet, build_network
 from tagger.model.mobilenet import MobileNetV3Audio
 from tagger.train.config import ConfigError, TrainConfig
@@ -171,7 +173,6 @@ def build_teacher(config: TrainConfig) -> Teacher | None:
     if config.teacher == "audioset":
         backbone = MobileNetV3Audio(TEACHER_WIDTH, AUDIOSET_CLASSES)
         backbone.load_state_dict(load_pretrained(config.pretrained), strict=True)
-        from tagger.model.frontend import LogMel
 
         mapped = [c for c in config.classes if AUDIOSET_MAP.get(c)]
         head = AudioSetMapHead(mapped, AUDIOSET_MAP, config.combine)
@@ -193,6 +194,10 @@ def build_model(config: TrainConfig) -> tuple[TaggerNet, ModelCard]:
             raise ConfigError(f"model {card.name!r} has classes {card.classes}; fine-tuning keeps "
                               "a model's classes (set classes to match or train from audioset)")
         card.name, card.version = config.name, config.version
+        if config.from_hop_length and config.from_hop_length != card.frontend.hop_length:
+            card.frontend = replace(card.frontend, hop_length=config.from_hop_length)
+            net.frontend = LogMel(card.frontend, card.sample_rate).to(
+                next(net.parameters()).device)
         net.requires_grad_(True)
         return net, card
     card = card_for(config)
@@ -208,7 +213,8 @@ def config_from_card(config: TrainConfig, card: ModelCard) -> TrainConfig:
     return config.updated(
         sample_rate=card.sample_rate, window_s=card.window_s, hop_s=card.hop_s,
         n_mels=card.frontend.n_mels, n_fft=card.frontend.n_fft,
-        win_length=card.frontend.win_length, hop_length=card.frontend.hop_length,
+        win_length=card.frontend.win_length,
+        hop_length=config.from_hop_length or card.frontend.hop_length,
         width_mult=float(card.architecture.get("width_mult", config.width_mult)),
         role_head=bool(card.architecture.get("role_head")),
         head="audioset_rows" if head == "audioset_map" else "linear")
