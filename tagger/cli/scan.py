@@ -63,7 +63,7 @@ def scan_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to scan.", show_default=False)],
     db: DbOption = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Model NAME or PATH (see `tagger models`).")] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", min=0, help="Decode workers (default: cores - 1).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=0, help="Decode workers (default: two thirds of the cores on CPU, cores - 1 with CUDA).")] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Windows per model batch (default: 8 on CPU, 64 on CUDA).")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for the model (default: cores left by the workers).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
@@ -76,7 +76,7 @@ def scan_command(
     """Analyse tracks: which instruments play where. Unchanged tracks are skipped."""
     from tagger.inference import pick_device
     from tagger.model.registry import ModelNotFoundError
-    from tagger.scan import ScanOptions, default_workers, scan
+    from tagger.scan import ScanOptions, scan
 
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         fail(f"--device must be auto, cpu or cuda (got {device!r})")
@@ -96,8 +96,8 @@ def scan_command(
         from tagger.engines.ray_engine import RayEngineError, RayOptions, scan_ray
         run_scan = partial(scan_ray, ray_options=RayOptions(address=ray_address))
         user_errors = (ModelNotFoundError, RayEngineError)
-    options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads, force=force,
-                          workers=default_workers() if workers is None else workers)
+    options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads,
+                          force=force, workers=workers)
     store = open_store(db)
     on_written = None
     if write_tags:
