@@ -120,6 +120,9 @@ def test_no_labels_is_a_one_line_error(setup: dict[str, Path], tmp_path: Path) -
         (["eval", str(setup["model"]), "labels", "--db", str(setup["empty"])], "no human labels"),
         (["eval", str(setup["model"]), "labels", "--db", str(tmp_path / "none.db")],
          "no database at"),
+        (["train", "--config", str(setup["config"]), "--from", str(setup["model"]), "--labels",
+          "--db", str(setup["db"]), "--data", str(setup["folder"]), "--sweep",
+          "--out", str(tmp_path / "sweep")], "cannot use --labels"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)

@@ -75,6 +75,9 @@ def run_sweep(config: TrainConfig, out_dir: str | Path, *, trials: int, folds: i
     emit = on_event or (lambda kind, info: None)
     if trials < 1 or folds < 2:
         raise ConfigError("a sweep needs --trials >= 1 and --folds >= 2")
+    if config.labels:  # refuse rather than silently leave the person's labels out
+        raise ConfigError("--sweep folds whole files by source and cannot use --labels (clips of "
+                          "tracks in a store); sweep on --data, then train with --labels")
     if not config.data:
         raise DataError("--sweep needs labelled data: --data DIR|CSV")
     files = []
