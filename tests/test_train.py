@@ -249,3 +249,24 @@ def test_fine_tune_can_retime_a_models_frontend_with_itself_as_teacher(
     assert load_config(tmp_path / "run" / "retimed.train.json").hop_length == 160
     with pytest.raises(ConfigError, match="from_hop_length"):
         tiny(from_hop_length=160)  # init scratch: nothing to re-time
+
+
+def test_data_folders_stream_class_balanced_crops_and_skip_unreadable_files(
+        folder: Path, tmp_path: Path) -> None:
+    """``--data`` is read as training draws it (never decoded whole into memory), balanced by
+    class, and an unreadable file is one warning before training, not a failure."""
+    lopsided = tmp_path / "lopsided"
+    for kind, count in (("flute", 5), ("bass", 1)):
+        (lopsided / kind).mkdir(parents=True)
+        for src in sorted((folder / kind).glob("*"))[:count]:
+            (lopsided / kind / src.name).symlink_to(src)
+    (lopsided / "flute" / "broken.wav").write_bytes(b"RIFF" + b"\x00" * 64)
+    warnings: list[str] = []
+    inputs = open_inputs(tiny(data=[str(lopsided)], val_fraction=0.0), warn=warnings.append)
+    unreadable = [w for w in warnings if "unreadable" in w]
+    assert len(unreadable) == 1 and "broken.wav" in unreadable[0], warnings
+    draws = inputs.sources[0].examples(np.random.default_rng(0))
+    bass = sum(int(next(draws).presence[TrainConfig().classes.index("bass")]) for _ in range(300))
+    assert 0.4 < bass / 300 < 0.6, bass  # 1 file in 6, drawn about half the time
+    example = next(draws)
+    assert example.audio.shape == (8000,) and example.audio.dtype == np.float32  # 1 s at 8 kHz

@@ -26,8 +26,9 @@ from tagger.train.config import TrainConfig
 from tagger.train.heads import config_from_card, data_rate
 from tagger.train.humanlabels import LABELS_SET, label_eval_set, open_label_inputs
 from tagger.train.example import Example, ExampleSource
-from tagger.train.labelled import (ClipSource, DataError, LabelledFile, Warn, decode_files,
-                                   holdout_split, read_labelled)
+from tagger.train.data.userdata import FileSource
+from tagger.train.labelled import (DataError, LabelledFile, Warn, decode_files, holdout_split,
+                                   read_labelled)
 
 
 @dataclass
@@ -147,8 +148,11 @@ def open_inputs(config: TrainConfig, *, warn: Warn = print) -> Inputs:
         if hold_out > 0 and not val_idx:
             warn(f"{spec}: too few sources to hold any out for validation; "
                  "training without validation figures from this data")
-        clips = decode_files([files[i] for i in train_idx], rate, warn=warn)
-        out.sources.append(ClipSource(clips, int(round(config.window_s * rate))))
+        # Streamed: crops are read as training draws them, so a folder of hours of audio never
+        # sits decoded in memory (only the held-out files below are decoded, once).
+        out.sources.append(FileSource([files[i] for i in train_idx], spec, sample_rate=rate,
+                                      clip_seconds=config.window_s, augment=False,
+                                      balanced=True, gain_db=6.0, warn=warn))
         if val_idx:
             held = decode_files([files[i] for i in val_idx], config.sample_rate, warn=warn)
             if held:

@@ -20,7 +20,7 @@ from tagger.taxonomy import CLASSES
 from tagger.train.data.audio import AudioLoadError, load_audio, resample
 from tagger.train.data.augment import AugmentConfig, Augmenter
 from tagger.train.example import Example
-from tagger.train.labelled import DataError, LabelledFile, read_labelled
+from tagger.train.labelled import DataError, LabelledFile, Warn, read_labelled
 
 USER_AUGMENT = AugmentConfig(p_stem_eq=0, p_eq=0.3, p_reverb=0.1, p_bandlimit=0.1, p_noise=0.1,
                              p_compress=0.0)
@@ -35,7 +35,11 @@ class _Probed:
     sample_rate: int
 
 
-def _probe(files: Sequence[LabelledFile], where: str) -> list[_Probed]:
+def _warn_default(message: str) -> None:
+    warnings.warn(message, stacklevel=4)
+
+
+def _probe(files: Sequence[LabelledFile], where: str, warn: Warn) -> list[_Probed]:
     """Files whose header reads; one warning about the rest (checked before training starts)."""
     from tagger.decode import probe
 
@@ -50,23 +54,33 @@ def _probe(files: Sequence[LabelledFile], where: str) -> list[_Probed]:
         except Exception as exc:  # any unreadable file is skipped, whatever the backend says
             bad.append(f"{Path(f.path).name}: {str(exc).splitlines()[0] if str(exc) else exc}")
     if bad:
-        warnings.warn(f"{where}: skipping {len(bad)} unreadable file(s), e.g. {bad[0]}",
-                      stacklevel=3)
+        warn(f"{where}: skipping {len(bad)} unreadable file(s), e.g. {bad[0]}")
     if not good:
         raise DataError(f"{where}: no readable audio files")
     return good
 
 
 class FileSource:
-    """An endless ``ExampleSource`` of random ``clip_seconds`` crops of labelled files."""
+    """An endless ``ExampleSource`` of random ``clip_seconds`` crops of labelled files.
+
+    ``balanced``: files are drawn with weight 1 / (files of their main class), so 500 piano
+    files and 20 organ files still show the model organ often. ``gain_db``: a random gain of
+    +/- that much, so loudness is not a cue (``augment`` does more: EQ, reverb, noise...).
+    """
 
     def __init__(self, files: Sequence[LabelledFile], where: str, *, sample_rate: int,
-                 clip_seconds: float, augment: bool = True):
+                 clip_seconds: float, augment: bool = True, balanced: bool = False,
+                 gain_db: float = 0.0, warn: Warn = _warn_default):
         self.where = where
         self.sr, self.n = sample_rate, int(round(clip_seconds * sample_rate))
-        self.items = _probe(files, where)
+        self.items = _probe(files, where, warn)
         self.aug = Augmenter(sample_rate, self.n, USER_AUGMENT if augment else
                              AugmentConfig.none(), n_rooms=4)
+        self.gain_db = gain_db
+        primary = [int(np.argmax(it.file.presence)) if it.file.presence.any() else -1
+                   for it in self.items]
+        counts = {k: primary.count(k) for k in set(primary)}
+        self.weights = np.array([1.0 / counts[k] if balanced else 1.0 for k in primary])
         self._failed: set[str] = set()
 
     def __len__(self) -> int:
@@ -95,10 +109,11 @@ class FileSource:
 
     def examples(self, rng: np.random.Generator) -> Iterator[Example]:
         while True:
-            live = [it for it in self.items if it.file.path not in self._failed]
+            live = [i for i, it in enumerate(self.items) if it.file.path not in self._failed]
             if not live:
                 raise DataError(f"{self.where}: every file failed to decode")
-            it = live[int(rng.integers(len(live)))]
+            w = self.weights[live]
+            it = self.items[live[int(rng.choice(len(live), p=w / w.sum()))]]
             name = Path(it.file.path).name
             try:
                 audio = self.crop(it, rng)
@@ -111,6 +126,8 @@ class FileSource:
                 warnings.warn(f"{self.where}: skipping {name}: non-finite samples", stacklevel=2)
                 continue
             audio = self.aug.mix(audio, rng) if np.any(audio) else audio
+            if self.gain_db:
+                audio = audio * np.float32(10 ** (rng.uniform(-self.gain_db, self.gain_db) / 20))
             f = it.file
             yield Example(audio, f.presence, f.foreground, f.mask, source=f"user:{f.source}")
 
