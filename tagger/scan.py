@@ -34,7 +34,7 @@ def default_workers(device_type: str = "cpu") -> int:
     """Decode workers for a scan on ``device_type`` ("cpu" or "cuda"); at least one, at most 8.
 
     CUDA: one per core but one, which feeds the GPU. CPU: decoding costs about twice what the
-    shipped model does per second of audio (1.2 ms against 0.6 ms on the dev machine, see
+    shipped model does per second of audio (1.8 ms against 1.0 ms of CPU on the dev machine, see
     README Performance), so two thirds of the cores decode, rounded up: on 2 cores both decode
     beside the model's one thread (846x vs 620x real time with one worker, which left the
     model's core half idle).
