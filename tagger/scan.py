@@ -45,6 +45,11 @@ def default_workers(device_type: str = "cpu") -> int:
     return max(1, min(8, cores - cores // 3))
 
 
+def default_batch_size(device_type: str = "cpu") -> int:
+    """Windows per model call when none is asked for: measured best for each device."""
+    return 64 if device_type == "cuda" else CPU_BATCH
+
+
 @dataclass
 class ScanOptions:
     model: str | None = None
@@ -223,7 +228,7 @@ def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, devi
         dataset, batch_size=None, num_workers=workers,
         pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
     )
-    batch_size = options.batch_size or (64 if device.type == "cuda" else CPU_BATCH)
+    batch_size = options.batch_size or default_batch_size(device.type)
     if device.type == "cpu":
         # Threads beyond the cores the decode workers leave free oversubscribe the CPU, and
         # intra-op threads then wait on each other: 2 threads beside a busy worker ran the

@@ -40,7 +40,8 @@ import numpy as np
 from tagger.dataset import ChunkSpec
 from tagger.discover import Candidate
 from tagger.model.card import ModelCard
-from tagger.scan import CPU_BATCH, ResultSink, ScanOptions, ScanProgress, ScanReport, start_scan
+from tagger.scan import (ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
+                         start_scan)
 from tagger.store import Store, TrackResult
 
 if TYPE_CHECKING:
@@ -204,9 +205,9 @@ def _cluster_plan(options: ScanOptions, ropts: RayOptions) -> _Plan:
     actor_cpus, decode_cpus = ropts.actor_cpus, ropts.decode_cpus
     if cpus - actors * actor_cpus < decode_cpus:
         actor_cpus = decode_cpus = cpus / (actors + 1)
-    # The local engine's measured defaults: 64 windows per call on a GPU, CPU_BATCH on a CPU,
-    # and no more torch threads than the cores reserved (more oversubscribe and slow down).
-    batch_size = options.batch_size or (64 if use_gpus else CPU_BATCH)
+    # The local engine's measured defaults, and no more torch threads than the cores reserved
+    # (more oversubscribe and slow down).
+    batch_size = options.batch_size or default_batch_size("cuda" if use_gpus else "cpu")
     threads = options.threads or max(1, math.floor(actor_cpus))
     return _Plan(use_gpus, actors, actor_cpus, decode_cpus, batch_size, threads)
 

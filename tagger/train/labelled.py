@@ -184,6 +184,13 @@ def fit_length(audio: np.ndarray, n: int, rng: np.random.Generator | None = None
     return audio
 
 
+def draw_weights(presences: Sequence[np.ndarray], balanced: bool) -> np.ndarray:
+    """Draw weight per item: 1 / (items sharing its main class) when ``balanced``, else 1."""
+    primary = [int(np.argmax(p)) if p.any() else -1 for p in presences]
+    counts = {k: primary.count(k) for k in set(primary)}
+    return np.array([1.0 / counts[k] if balanced else 1.0 for k in primary])
+
+
 class ClipSource:
     """An endless ``ExampleSource`` of random windows from decoded clips, class-balanced.
 
@@ -198,9 +205,7 @@ class ClipSource:
         self.clips = list(clips)
         self.window = window
         self.gain_db = gain_db
-        primary = [int(np.argmax(c.presence)) if c.presence.any() else -1 for c in self.clips]
-        counts = {k: primary.count(k) for k in set(primary)}
-        weights = np.array([1.0 / counts[k] if balanced else 1.0 for k in primary])
+        weights = draw_weights([c.presence for c in self.clips], balanced)
         self.p = weights / weights.sum()
 
     def examples(self, rng: np.random.Generator) -> Iterator[Example]:

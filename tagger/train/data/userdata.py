@@ -20,7 +20,8 @@ from tagger.taxonomy import CLASSES
 from tagger.train.data.audio import AudioLoadError, load_audio, resample
 from tagger.train.data.augment import AugmentConfig, Augmenter
 from tagger.train.example import Example
-from tagger.train.labelled import DataError, LabelledFile, Warn, read_labelled
+from tagger.train.labelled import (DataError, LabelledFile, Warn, draw_weights,
+                                   read_labelled)
 
 USER_AUGMENT = AugmentConfig(p_stem_eq=0, p_eq=0.3, p_reverb=0.1, p_bandlimit=0.1, p_noise=0.1,
                              p_compress=0.0)
@@ -77,11 +78,8 @@ class FileSource:
         self.aug = Augmenter(sample_rate, self.n, USER_AUGMENT if augment else
                              AugmentConfig.none(), n_rooms=4)
         self.gain_db = gain_db
-        primary = [int(np.argmax(it.file.presence)) if it.file.presence.any() else -1
-                   for it in self.items]
-        counts = {k: primary.count(k) for k in set(primary)}
-        self.weights = np.array([1.0 / counts[k] if balanced else 1.0 for k in primary])
-        self._failed: set[str] = set()
+        # A file that fails mid-run gets weight 0: it is never drawn again.
+        self.weights = draw_weights([it.file.presence for it in self.items], balanced)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -109,20 +107,20 @@ class FileSource:
 
     def examples(self, rng: np.random.Generator) -> Iterator[Example]:
         while True:
-            live = [i for i, it in enumerate(self.items) if it.file.path not in self._failed]
-            if not live:
+            total = self.weights.sum()
+            if total <= 0:
                 raise DataError(f"{self.where}: every file failed to decode")
-            w = self.weights[live]
-            it = self.items[live[int(rng.choice(len(live), p=w / w.sum()))]]
+            index = int(rng.choice(len(self.items), p=self.weights / total))
+            it = self.items[index]
             name = Path(it.file.path).name
             try:
                 audio = self.crop(it, rng)
             except (AudioLoadError, RuntimeError, ValueError, OSError) as exc:
-                self._failed.add(it.file.path)
+                self.weights[index] = 0.0
                 warnings.warn(f"{self.where}: skipping {name}: {exc}", stacklevel=2)
                 continue
             if not np.all(np.isfinite(audio)):
-                self._failed.add(it.file.path)
+                self.weights[index] = 0.0
                 warnings.warn(f"{self.where}: skipping {name}: non-finite samples", stacklevel=2)
                 continue
             audio = self.aug.mix(audio, rng) if np.any(audio) else audio
