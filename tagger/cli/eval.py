@@ -58,7 +58,7 @@ def _print_report(rep: Any, fg_acc: float, title: str) -> None:
 @app.command("eval")
 def eval_command(
     model: Annotated[str, typer.Argument(help="Model name or card path.")],
-    data: Annotated[str, typer.Argument(help="Labelled folder (DIR/<class>/files), labels CSV, 'labels' (your labels from `tagger label`), or a built-in eval set.")],
+    data: Annotated[str, typer.Argument(help="'realdev' (real music, ../shared/data/real), 'examples' (scan examples/library, judge by ANSWERS.json), a labelled folder (DIR/<class>/files), a labels CSV, 'labels' (your labels from `tagger label`), or a built-in eval set.")],
     db: DbOption = None,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG plots into this folder.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
@@ -80,6 +80,17 @@ def eval_command(
         if not quiet:
             err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
+    from tagger.realdev.bench import BENCHMARKS
+
+    if data in BENCHMARKS:
+        from tagger.cli.eval_bench import run_benchmark
+
+        try:
+            run_benchmark(model, data, device=str(pick_device(device)), as_json=as_json,
+                          warn=warn)
+        except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
+            fail(str(exc))
+        return
     try:
         dev = pick_device(device)
         net, card = load_model(model, device=dev)
