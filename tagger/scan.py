@@ -161,9 +161,7 @@ class ResultSink:
                  on_written: Callable[[list[TrackResult]], None] | None = None):
         self.store, self.card, self.report, self.progress = store, card, report, progress
         self.on_written = on_written
-        self.segmenter = SegmenterConfig(
-            classes=card.classes, thresholds=[card.threshold(c) for c in card.classes],
-            window_s=card.window_s, hop_s=card.hop_s)
+        self.segmenter = SegmenterConfig.from_card(card)
         self.buffer: list[TrackResult] = []
         self.last = time.monotonic()
 

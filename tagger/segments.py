@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tagger.store import InstrumentSummary, SegmentRow
+
+if TYPE_CHECKING:
+    from tagger.model.card import ModelCard
 
 # Off-threshold = on-threshold * HYSTERESIS: a segment starts at the calibrated threshold and
 # only ends when the score falls clearly below it, so it does not flicker around the threshold.
@@ -23,11 +27,38 @@ RELATIVE_ROLE_MARGIN = 0.15
 
 @dataclass(frozen=True)
 class SegmenterConfig:
+    """Window thresholds draw the segments; the track gate (``track_thresholds`` on the
+    track score, ``min_evidence_s`` of segments) decides whether a class is reported at all,
+    so a lone window above threshold does not become an answer. Both are calibrated on real
+    music and kept in the model card's ``decision``."""
+
     classes: Sequence[str]
     thresholds: Sequence[float]
     window_s: float
     hop_s: float
     smooth_chunks: int = 3
+    track_thresholds: Sequence[float] | None = None
+    min_evidence_s: float = 0.0
+
+    @classmethod
+    def from_card(cls, card: "ModelCard") -> "SegmenterConfig":
+        """The segmenter a card describes: window thresholds plus its calibrated decision."""
+        decision = card.decision or {}
+        track = decision.get("track_thresholds")
+        return cls(
+            classes=card.classes, thresholds=[card.threshold(c) for c in card.classes],
+            window_s=card.window_s, hop_s=card.hop_s,
+            smooth_chunks=int(decision.get("smooth_chunks", 3)),
+            track_thresholds=None if track is None else [float(track.get(c, 1.0))
+                                                         for c in card.classes],
+            min_evidence_s=float(decision.get("min_evidence_s", 0.0)))
+
+
+def track_score(smoothed: np.ndarray) -> np.ndarray:
+    """A track's confidence per class: the largest smoothed window probability."""
+    if not len(smoothed):
+        return np.zeros(smoothed.shape[1] if smoothed.ndim == 2 else 0, dtype=np.float32)
+    return np.clip(smoothed.max(axis=0), 0.0, 1.0)
 
 
 def smooth(probs: np.ndarray, width: int) -> np.ndarray:
@@ -101,11 +132,13 @@ def segment_track(
             return float(duration_s)
         return float(min(duration_s, index * config.hop_s + offset))
 
+    scores = track_score(smoothed)
     segments: list[SegmentRow] = []
     summaries: list[InstrumentSummary] = []
     for c, name in enumerate(config.classes):
         covered = 0.0
         foreground_time = 0.0
+        class_segments: list[SegmentRow] = []
         for start, stop in _runs(active[:, c]):
             role_run = _majority(roles[start:stop, c])
             for sub_start, sub_stop in _runs(role_run) + _runs(~role_run):
@@ -115,11 +148,15 @@ def segment_track(
                     continue
                 role = "foreground" if role_run[sub_start] else "background"
                 confidence = float(np.clip(smoothed[a:b, c].mean(), 0.0, 1.0))
-                segments.append(SegmentRow(name, round(t0, 3), round(t1, 3), round(confidence, 4), role))
+                class_segments.append(SegmentRow(name, round(t0, 3), round(t1, 3),
+                                                 round(confidence, 4), role))
                 covered += t1 - t0
                 if role == "foreground":
                     foreground_time += t1 - t0
-        score = float(np.clip(smoothed[:, c].max(), 0.0, 1.0)) if n else 0.0
+        score = float(scores[c]) if n else 0.0
+        if class_segments and not _passes_gate(config, c, score, covered, duration_s):
+            class_segments, covered, foreground_time = [], 0.0, 0.0
+        segments.extend(class_segments)
         coverage = float(min(1.0, covered / duration_s)) if duration_s > 0 else 0.0
         role = None
         if covered > 0:
@@ -127,3 +164,12 @@ def segment_track(
         summaries.append(InstrumentSummary(name, round(score, 4), round(coverage, 4), role))
     segments.sort(key=lambda s: (s.instrument, s.start))
     return segments, summaries
+
+
+def _passes_gate(config: SegmenterConfig, c: int, score: float, covered_s: float,
+                 duration_s: float) -> bool:
+    """Whether class ``c``'s segments are reported: its track score reaches the track
+    threshold and the segments cover at least ``min_evidence_s`` (or the whole track)."""
+    if config.track_thresholds is not None and score < config.track_thresholds[c]:
+        return False
+    return covered_s >= min(config.min_evidence_s, 0.999 * duration_s)

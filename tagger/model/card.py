@@ -42,6 +42,9 @@ class ModelCard:
     training_data: list[dict[str, Any]] = field(default_factory=list)
     reproduce: str = ""
     validation: dict[str, Any] = field(default_factory=dict)
+    # How window scores become a track's answer: track_thresholds, min_evidence_s,
+    # smooth_chunks (tagger.segments.SegmenterConfig.from_card); empty = window thresholds only.
+    decision: dict[str, Any] = field(default_factory=dict)
     weights: str = ""
     licence: str = ""
 
