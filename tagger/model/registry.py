@@ -95,26 +95,73 @@ def weights_path(card: ModelCard, card_path: Path) -> Path:
     return card_path.with_suffix(".pt")
 
 
-def load_model(name_or_path: str | None = None, device: str | torch.device = "cpu"
-               ) -> tuple[TaggerNet, ModelCard]:
-    """Build and load a model in eval mode with gradients off. ``None`` = the default model."""
+def load_model(name_or_path: str | None = None, device: str | torch.device = "cpu", *,
+               for_scanning: bool = False, _seen: tuple[str, ...] = ()
+               ) -> tuple[torch.nn.Module, ModelCard]:
+    """Build and load a model in eval mode with gradients off. ``None`` = the default model.
+
+    A card's ``architecture.type`` picks the builder: ``mobilenet_v3_audio`` (our CNN),
+    ``yamnet`` (YAMNet with an AudioSet map) or ``ensemble`` (members named by card).
+    ``for_scanning`` applies the inference rewrites (see ``load_model_for_scanning``).
+    """
     card_path = find_card(name_or_path)
     card = ModelCard.load(card_path)
-    weights = weights_path(card, card_path)
-    if not weights.is_file():
-        raise ModelNotFoundError(f"model {card.name!r}: weights file {weights} is missing")
-    net = build_network(card)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    net.load_state_dict(state, strict=True)
-    net.eval().requires_grad_(False)
+    kind = card.architecture.get("type")
+    if kind == "ensemble":
+        net: torch.nn.Module = _load_ensemble(card, device, for_scanning, _seen + (card.name,))
+    else:
+        weights = weights_path(card, card_path)
+        if not weights.is_file():
+            raise ModelNotFoundError(f"model {card.name!r}: weights file {weights} is missing")
+        net = _build(card)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state, strict=True)
+        net.eval().requires_grad_(False)
+        if for_scanning and isinstance(net, TaggerNet):
+            from tagger.model.network import optimize_for_inference
+
+            net = optimize_for_inference(net)
     return net.to(device), card
 
 
+def _build(card: ModelCard) -> torch.nn.Module:
+    if card.architecture.get("type") == "yamnet":
+        from tagger.model.yamnet_tagger import build_yamnet_tagger
+
+        return build_yamnet_tagger(card)
+    return build_network(card)
+
+
+def _load_ensemble(card: ModelCard, device: str | torch.device, for_scanning: bool,
+                   seen: tuple[str, ...]) -> torch.nn.Module:
+    """Load every member a card names; a missing member is a one-line error naming it."""
+    from tagger.model.ensemble import EnsembleNet, rate_factor
+
+    specs = card.architecture.get("members") or []
+    members, weights, factors, role = [], [], [], None
+    for spec in specs:
+        name = spec["model"]
+        if name in seen:
+            raise ModelNotFoundError(f"ensemble {card.name!r} contains itself ({name})")
+        try:
+            net, member = load_model(name, device, for_scanning=for_scanning, _seen=seen)
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(f"ensemble {card.name!r}: member {exc}") from None
+        if list(member.classes) != list(card.classes):
+            raise ModelNotFoundError(f"ensemble {card.name!r}: member {name!r} has other classes")
+        if spec.get("role"):
+            role = len(members)
+        members.append(net)
+        weights.append(float(spec.get("weight", 1.0)))
+        factors.append(rate_factor(card.sample_rate, member.sample_rate, name))
+    if not members:
+        raise ModelNotFoundError(f"ensemble {card.name!r} names no members")
+    ens = EnsembleNet(members, weights, factors, list(card.classes), role)
+    return ens.eval().requires_grad_(False)
+
+
 def load_model_for_scanning(name_or_path: str | None = None, device: str | torch.device = "cpu"
-                            ) -> tuple[TaggerNet, ModelCard]:
+                            ) -> tuple[torch.nn.Module, ModelCard]:
     """``load_model`` plus inference rewrites (BatchNorm folded, channels-last): about 1.5x
     faster on CPU with the same outputs. Never train or save what this returns."""
-    from tagger.model.network import optimize_for_inference
-
-    net, card = load_model(name_or_path, device=device)
-    return optimize_for_inference(net), card
+    return load_model(name_or_path, device, for_scanning=True)
