@@ -7,6 +7,12 @@ overlaps inference on the current ones and a long track never sits whole in memo
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Union
@@ -27,10 +33,12 @@ class Piece:
 
 @dataclass
 class Done:
-    """The track decoded completely; ``duration_s`` is its decoded length."""
+    """The track decoded completely; ``duration_s`` is its decoded length, ``note`` says what
+    decode repaired in its audio (one line), if anything."""
 
     track: int
     duration_s: float
+    note: str | None = None
 
 
 @dataclass
@@ -82,6 +90,7 @@ class TrackDataset(IterableDataset):
 
         spec = self.spec
         samples = 0
+        notes: list[str] = []
 
         def counted(blocks: Iterator) -> Iterator:
             nonlocal samples
@@ -91,7 +100,7 @@ class TrackDataset(IterableDataset):
 
         try:
             blocks = counted(decode_blocks(self.paths[index], sample_rate=spec.sample_rate,
-                                           block_s=self.block_s))
+                                           block_s=self.block_s, notes=notes))
             for windows in stream_pieces(blocks, window=spec.window, hop=spec.hop,
                                          chunks_per_piece=self.chunks_per_piece):
                 if samples == 0:
@@ -109,4 +118,34 @@ class TrackDataset(IterableDataset):
         if samples == 0:
             yield Failed(index, "no audio samples in the file")
             return
-        yield Done(index, samples / spec.sample_rate)
+        yield Done(index, samples / spec.sample_rate, "; ".join(notes) or None)
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent: int, worker_id: int = 0) -> None:
+    """DataLoader ``worker_init_fn``: end this worker as soon as the scan process dies.
+
+    Why: PyTorch's workers notice a dead parent only between items (every 5 s at best, never
+    while decoding a long track), so a scan killed with ``kill -9`` left its workers running.
+    On Linux the kernel sends SIGKILL (workers hold nothing worth saving); elsewhere a thread
+    polls the parent. Use as ``functools.partial(die_with_parent, os.getpid())``.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)

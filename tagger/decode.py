@@ -45,7 +45,7 @@ from tagger.decode_backends import (
     Source,
     first_line,
 )
-from tagger.decode_sniff import Sniff, sniff
+from tagger.decode_sniff import Sniff, ogg_cut_short, sniff
 
 __all__ = ["AudioInfo", "DecodeError", "decode", "decode_blocks", "probe", "BACKENDS"]
 
@@ -119,6 +119,7 @@ class _Opened:
     length_is_exact: bool  # the header's length is a fact, so a shortfall means truncation
     path: str | bytes
     can_take_over: bool  # FFmpeg may resume where libsndfile failed (auto mode only)
+    cut_short: bool = False  # the container shows the file was cut (Ogg without its last page)
 
 
 def _check_file(path: str | bytes) -> None:
@@ -166,10 +167,13 @@ def _open(path: str | bytes, backend: str) -> _Opened:
     _check_file(path)
     try:
         found = sniff(path)
+        cut = found.kind in ("vorbis", "opus", "ogg") and ogg_cut_short(path)
     except PermissionError:
         raise DecodeError("permission denied", kind="permission") from None
     except OSError as exc:
         raise DecodeError(f"cannot read file ({exc.strerror or exc})", kind="io") from None
+    if found.not_audio:
+        raise DecodeError(f"not an audio file ({found.not_audio})", kind="not_audio")
     label = _label(path, found)
     if backend != "auto":
         order: tuple[str, ...] = (backend,)
@@ -194,9 +198,9 @@ def _open(path: str | bytes, backend: str) -> _Opened:
         if held is not None:
             held.close()
         take_over = source.name == "soundfile" and "pyav" in order[order.index(name) :]
-        return _Opened(source, label, exact, path, take_over)
+        return _Opened(source, label, exact, path, take_over, cut)
     if held is not None:
-        return _Opened(held, label, exact, path, False)
+        return _Opened(held, label, exact, path, False, cut)
     if any(f.no_audio for f in failures):
         raise DecodeError("not an audio file (no audio stream found)", kind="not_audio")
     if found.kind is not None:  # the magic bytes say audio, yet no backend can read the header
@@ -233,13 +237,16 @@ def decode_blocks(
     sample_rate: int,
     block_s: float = 30.0,
     backend: str = "auto",
+    notes: list[str] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield a track as mono float32 blocks at ``sample_rate``, each ``block_s`` long but the last.
 
     Streams: memory stays ~ one block plus one ~4 MB read, however long the track. Errors
     (including a missing file) are raised from iteration as :class:`DecodeError`; an error after
     some blocks means the track is bad, and those blocks must be dropped (see module docs).
-    ``backend`` forces one backend with no fallback (for benchmarks and tests).
+    ``backend`` forces one backend with no fallback (for benchmarks and tests). Repairs made to
+    the audio (NaN samples, anti-phase channels, see :mod:`tagger.decode_mix`) are appended to
+    ``notes`` as short clauses once the track decoded completely.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, not {sample_rate}")
@@ -248,12 +255,13 @@ def decode_blocks(
         raise ValueError(f"block_s={block_s} gives no samples at {sample_rate} Hz")
     opened = _open(os.fspath(path), backend)
     try:
-        yield from _stream(opened, sample_rate, block)
+        yield from _stream(opened, sample_rate, block, notes)
     finally:
         opened.source.close()
 
 
-def _stream(opened: _Opened, sample_rate: int, block: int) -> Iterator[np.ndarray]:
+def _stream(opened: _Opened, sample_rate: int, block: int, notes: list[str] | None = None
+            ) -> Iterator[np.ndarray]:
     """Resample the source's chunks and cut them into exact blocks; enforce the error policy."""
     rate_in = opened.source.sample_rate
     declared = opened.source.declared_frames
@@ -313,6 +321,15 @@ def _stream(opened: _Opened, sample_rate: int, block: int) -> Iterator[np.ndarra
     short = truncated()
     if short is not None:
         raise short
+    if opened.cut_short:
+        raise DecodeError(f"truncated or corrupt {opened.label}: the file ends inside its Ogg"
+                          f" stream (decoded {decoded / rate_in:.1f} s)", kind="corrupt")
+    stats = opened.source.stats
+    if stats.all_nonfinite:
+        raise DecodeError(f"corrupt {opened.label}: every sample is NaN or infinite",
+                          kind="corrupt")
+    if notes is not None:
+        notes.extend(stats.notes(rate_in))
     if fill:
         yield out[:fill].copy()
 
@@ -352,6 +369,7 @@ def _take_over(
         alt.close()
         raise failure from exc
     src.close()
+    alt.stats = src.stats  # the prefix is skipped before mixing, so counts carry on
     opened.source = alt
     return _guarded(alt.chunks(skip_frames=decoded), opened)
 

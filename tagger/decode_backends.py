@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tagger.decode_mix import MixStats, columns, finish_mix, to_mono
 from tagger.decode_quiet import stderr_silenced
 
 # About 4 MiB of float32 per read, whatever the channel count, so a 192 kHz 8-channel file costs
@@ -53,6 +54,7 @@ class Source(Protocol):
     """An open file: header facts plus a generator of mono float32 chunks at ``sample_rate``."""
 
     name: str
+    stats: MixStats
     sample_rate: int
     channels: int
     codec: str | None
@@ -62,42 +64,6 @@ class Source(Protocol):
     def chunks(self) -> Iterator[np.ndarray]: ...
 
     def close(self) -> None: ...
-
-
-# ---------------------------------------------------------------------------------------------
-# Mixdown
-
-
-def to_mono(channels: Sequence[np.ndarray]) -> np.ndarray:
-    """Equal-weight mixdown of 1-D channel arrays (views are fine) to float32 in [-1, 1].
-
-    Why a loop over channels: ``a.mean(axis=1)`` on (frames, 2) arrays is ~20x slower (strided
-    reduction), and a BLAS mat-vec may spawn threads in DataLoader workers. Equal weights (not
-    FFmpeg's surround downmix) so every backend gives the same mono signal for the same file.
-    """
-    if len(channels) == 1:
-        out = channels[0].astype(np.float32)  # always a fresh array: the sources reuse buffers
-    else:
-        out = np.add(channels[0], channels[1], dtype=np.float32)
-        for c in channels[2:]:
-            np.add(out, c, out=out, dtype=np.float32)
-    return _finish_mix(out, channels[0].dtype, len(channels))
-
-
-def _scale(dtype: np.dtype[Any]) -> tuple[float, float]:
-    """(scale, offset) that map one sample type to [-1, 1]."""
-    if dtype == np.float32 or dtype == np.float64:
-        return 1.0, 0.0
-    if dtype == np.uint8:
-        return 1.0 / 128, -128.0
-    if np.issubdtype(dtype, np.signedinteger):
-        return 1.0 / float(2 ** (8 * dtype.itemsize - 1)), 0.0
-    raise TypeError(f"unsupported sample type {dtype}")
-
-
-def columns(a: np.ndarray) -> list[np.ndarray]:
-    """The channels of a packed (frames, channels) array, as views."""
-    return [a[:, c] for c in range(a.shape[1])]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,6 +105,7 @@ class SoundfileSource:
         else:  # OGG/MPEG containers: the subtype is the codec (vorbis, opus, mp3)
             self.codec = _SF_CODECS.get(fh.subtype, fh.subtype.lower())
         self.position = 0
+        self.stats = MixStats()
 
     def _silence(self) -> contextlib.AbstractContextManager[None]:
         return stderr_silenced() if self._quiet else contextlib.nullcontext()
@@ -152,7 +119,7 @@ class SoundfileSource:
             if len(got) == 0:
                 return
             self.position += len(got)
-            yield to_mono(columns(got))
+            yield to_mono(columns(got), self.stats)
 
     def close(self) -> None:
         self._fh.close()
@@ -206,6 +173,7 @@ class PyAVSource:
         self._formats: dict[str, tuple[np.dtype[Any], bool]] = {}
         self.position = 0
         self.bad_packets = 0
+        self.stats = MixStats()
 
     def _frame_channels(self, frame: Any) -> list[np.ndarray]:
         """One frame's channels as 1-D arrays (views of the frame for planar formats).
@@ -268,6 +236,7 @@ class PyAVSource:
         # frames and mixing later measured ~15% slower (fresh buffers, page faults, a concat).
         cap = max(1 << 16, READ_SAMPLES // max(1, self.channels))
         out = np.empty(cap, np.float32)
+        first = np.empty(cap, np.float32)  # channel 0 alone, in case the channels cancel
         pos = 0
         key: tuple[np.dtype[Any], int] | None = None
         for frame in self._frames():
@@ -284,10 +253,11 @@ class PyAVSource:
                     continue
             new_key = (chans[0].dtype, len(chans))
             if pos and (new_key != key or pos + n > cap):
-                yield _finish_mix(out[:pos], *key)  # type: ignore[misc]
-                out, pos = np.empty(max(cap, n), np.float32), 0
+                yield self._mixed(out[:pos], first[:pos], key)  # type: ignore[arg-type]
+                size, pos = max(cap, n), 0
+                out, first = np.empty(size, np.float32), np.empty(size, np.float32)
             elif n > len(out):
-                out = np.empty(n, np.float32)
+                out, first = np.empty(n, np.float32), np.empty(n, np.float32)
             key = new_key
             seg = out[pos : pos + n]
             if len(chans) == 1:
@@ -296,22 +266,18 @@ class PyAVSource:
                 np.add(chans[0], chans[1], out=seg, dtype=np.float32)
                 for c in chans[2:]:
                     np.add(seg, c, out=seg, dtype=np.float32)
+                np.copyto(first[pos : pos + n], chans[0], casting="unsafe")
             pos += n
         if pos and key is not None:
-            yield _finish_mix(out[:pos], *key)
+            yield self._mixed(out[:pos], first[:pos], key)
+
+    def _mixed(self, summed: np.ndarray, first: np.ndarray, key: tuple[np.dtype[Any], int]
+               ) -> np.ndarray:
+        dtype, channels = key
+        return finish_mix(summed, dtype, channels, self.stats, first if channels > 1 else None)
 
     def close(self) -> None:
         self._container.close()
-
-
-def _finish_mix(summed: np.ndarray, dtype: np.dtype[Any], channels: int) -> np.ndarray:
-    """Scale a channel sum to the mean in [-1, 1], as :func:`to_mono` does."""
-    scale, offset = _scale(dtype)
-    if offset:
-        summed += np.float32(offset * channels)
-    if scale != 1.0 or channels != 1:
-        summed *= np.float32(scale / channels)
-    return summed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +304,7 @@ class AudioreadSource:
         self.declared_frames = int(round(duration * self.sample_rate)) if duration > 0 else None
         self.codec = None
         self.position = 0
+        self.stats = MixStats()
 
     def chunks(self) -> Iterator[np.ndarray]:
         step = 2 * self.channels
@@ -355,7 +322,7 @@ class AudioreadSource:
         pcm = np.frombuffer(bytes(buf[:nbytes]), "<i2").reshape(-1, self.channels)
         del buf[:nbytes]
         self.position += len(pcm)
-        return to_mono(columns(pcm))
+        return to_mono(columns(pcm), self.stats)
 
     def close(self) -> None:
         self._fh.close()

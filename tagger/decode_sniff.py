@@ -21,6 +21,19 @@ class Sniff:
     kind: str | None
     mp3_length_header: bool = False
     mp3_header_matches_size: bool = False
+    not_audio: str | None = None  # what the file is instead ("ELF executable"), when known
+
+
+# Magic bytes of files that are certainly not audio, so they are reported as what they are:
+# otherwise mpg123 or FFmpeg hunt for frame syncs in them and call the file a corrupt mp3.
+_NOT_AUDIO: tuple[tuple[bytes, str], ...] = (
+    (b"\x7fELF", "ELF executable"), (b"MZ", "Windows executable"),
+    (b"\xcf\xfa\xed\xfe", "Mach-O executable"), (b"#!", "script"),
+    (b"%PDF", "PDF document"), (b"PK\x03\x04", "ZIP archive"), (b"\x1f\x8b", "gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"), (b"Rar!", "RAR archive"),
+    (b"\x89PNG", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
+    (b"SQLite format 3\x00", "SQLite database"),
+)
 
 
 def _syncsafe(b: bytes) -> int:
@@ -50,6 +63,9 @@ def sniff(path: str | bytes) -> Sniff:
             stripped = head.lstrip(b"\x00")
             start += len(head) - len(stripped)
             head = stripped
+    for magic, what in _NOT_AUDIO:
+        if head.startswith(magic):
+            return Sniff(None, not_audio=what)
     if head[:4] == b"fLaC":
         return Sniff("flac")
     if head[:4] in (b"RIFF", b"RF64", b"BW64") and head[8:12] == b"WAVE":
@@ -89,3 +105,33 @@ def _mp3_stated_bytes(frame: bytes) -> int | None:
     if frame[36:40] == b"VBRI" and len(frame) >= 50:
         return int.from_bytes(frame[46:50], "big")
     return None
+
+
+# The largest Ogg page: 27-byte header, 255 lacing values, 255 segments of 255 bytes.
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
+
+
+def ogg_cut_short(path: str | bytes) -> bool:
+    """Whether an Ogg file ends inside its stream: the last page is cut off, or lacks the
+    end-of-stream flag every Ogg writer sets on it.
+
+    Why: Ogg declares no length up front, and both decoders take a cut file's last whole page
+    as its end (a 30-s file cut to 2 s decodes cleanly to 2 s). Reads only the file's tail.
+    Trailing bytes that are no page at all (junk after the stream) are not called a cut.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - _OGG_MAX_PAGE - 27))
+        tail = fh.read()
+    i = len(tail)
+    while (i := tail.rfind(b"OggS", 0, i)) >= 0:
+        if len(tail) - i < 27:
+            return True  # cut inside a page header
+        if tail[i + 4] != 0 or tail[i + 5] & 0xF8:
+            continue  # version and flags say this is no page header, just bytes in a packet
+        lacing = tail[i + 27 : i + 27 + tail[i + 26]]
+        end = i + 27 + tail[i + 26] + sum(lacing)
+        if len(lacing) < tail[i + 26] or end > len(tail):
+            return True  # the last page is cut off
+        return end == len(tail) and not tail[i + 5] & 0x04
+    return False

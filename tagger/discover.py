@@ -100,6 +100,8 @@ def _walk(
                     candidate = _candidate(entry.path, entry.stat(), seen_files)
                     if candidate:
                         yield candidate
+                elif os.path.exists(entry.path):  # follows links; stat only, so a FIFO can't hang
+                    yield Problem(entry.path, "not a regular file (device, socket or pipe)")
                 elif entry.is_symlink():
                     yield Problem(entry.path, "broken link (its target does not exist)")
             except OSError as exc:  # dangling link, vanished file, permission denied

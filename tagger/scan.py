@@ -10,12 +10,13 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from tagger.dataset import ChunkSpec, Done, Failed, Piece, TrackDataset
+from tagger.dataset import ChunkSpec, Done, Failed, Piece, TrackDataset, die_with_parent
 from tagger.discover import Candidate, Problem, discover
 from tagger.inference import BatchScorer, pick_device
 from tagger.model.card import ModelCard
@@ -43,6 +44,22 @@ def default_workers(device_type: str = "cpu") -> int:
     if device_type == "cuda":
         return max(1, min(8, cores - 1))
     return max(1, min(8, cores - cores // 3))
+
+
+def worker_count(requested: int | None, device_type: str, tracks: int) -> tuple[int, str | None]:
+    """Decode workers to start, and a one-line note when fewer than ``requested``.
+
+    Capped at two per core (decoding is CPU-bound; the second allows for slow disks) and at one
+    per track (an idle worker still costs a process and its memory): ``--workers 1000`` once
+    started 754 processes and took 7 GB before the scan even began.
+    """
+    wanted = default_workers(device_type) if requested is None else max(0, requested)
+    cores = os.cpu_count() or 1
+    n = min(wanted, 2 * cores, max(tracks, 1))
+    if requested is None or n >= requested:
+        return n, None
+    why = f"{tracks} track(s) to scan" if n == tracks else f"2 per core, {cores} core(s)"
+    return n, f"--workers {requested} capped to {n} ({why})"
 
 
 def default_batch_size(device_type: str = "cpu") -> int:
@@ -84,6 +101,8 @@ class ScanProgress:
     def planned(self, to_scan: int, skipped: int) -> None: ...
     def track_done(self, path: str, audio_s: float, error: str | None) -> None: ...
     def problem(self, path: str, message: str) -> None: ...
+    def notice(self, message: str) -> None: ...
+    def track_note(self, path: str, note: str) -> None: ...
 
 
 def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
@@ -143,7 +162,10 @@ def scan(
         model, card = load_model_for_scanning(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
         sink = ResultSink(store, card, report, progress, on_written)
-        _run(to_scan, model, card, device, options, sink)
+        try:
+            _run(to_scan, model, card, device, options, sink, progress)
+        finally:  # Ctrl-C or an error between commits keeps every finished track
+            sink.flush()
         store.finish_run(run_id, scanned=report.scanned, skipped=report.skipped,
                          failed=report.failed, audio_seconds=report.audio_seconds)
     report.elapsed_s = time.perf_counter() - started
@@ -166,7 +188,7 @@ class ResultSink:
         self.last = time.monotonic()
 
     def ok(self, candidate: Candidate, presence: np.ndarray, foreground: np.ndarray | None,
-           duration_s: float) -> None:
+           duration_s: float, note: str | None = None) -> None:
         segments, summary = segment_track(presence, foreground, duration_s=duration_s,
                                           config=self.segmenter)
         card = self.card
@@ -174,9 +196,11 @@ class ResultSink:
             path=candidate.path, size=candidate.size, mtime_ns=candidate.mtime_ns, model=card.id,
             duration=round(duration_s, 3), format=candidate.format, segments=segments,
             instruments=summary, classes=list(card.classes), window_s=card.window_s,
-            hop_s=card.hop_s, presence=presence, foreground=foreground))
+            hop_s=card.hop_s, presence=presence, foreground=foreground, note=note))
         self.report.scanned += 1
         self.report.audio_seconds += duration_s
+        if note:
+            self.progress.track_note(candidate.path, note)
         self.progress.track_done(candidate.path, duration_s, None)
 
     def failed(self, candidate: Candidate, message: str) -> None:
@@ -195,9 +219,16 @@ class ResultSink:
 
     def flush(self) -> None:
         if self.buffer:
-            self.store.write_results(self.buffer)
+            refused = self.store.write_results(self.buffer)
+            for result, reason in refused:  # stored as error rows: count them as failures
+                self.report.scanned -= 1
+                self.report.audio_seconds -= result.duration or 0.0
+                self.report.failed += 1
+                self.report.failures.append((result.path, reason))
+                self.progress.problem(result.path, reason)
             if self.on_written:
-                self.on_written(self.buffer)
+                bad = {id(r) for r, _ in refused}
+                self.on_written([r for r in self.buffer if id(r) not in bad])
         self.buffer = []
         self.last = time.monotonic()
 
@@ -210,6 +241,7 @@ class _TrackScores:
         self.presence: list[np.ndarray] = []
         self.foreground: list[np.ndarray] = []
         self.duration_s: float | None = None  # set when the decoder finished the track
+        self.note: str | None = None  # what decode repaired, from its Done
 
     @property
     def complete(self) -> bool:
@@ -217,14 +249,17 @@ class _TrackScores:
 
 
 def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, device: torch.device,
-         options: ScanOptions, sink: ResultSink) -> None:
+         options: ScanOptions, sink: ResultSink, progress: ScanProgress) -> None:
     """The local engine: DataLoader workers decode, this process batches and scores."""
     spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
     dataset = TrackDataset([c.path for c in to_scan], spec, chunks_per_piece=options.chunks_per_piece)
-    workers = default_workers(device.type) if options.workers is None else max(0, options.workers)
+    workers, capped = worker_count(options.workers, device.type, len(to_scan))
+    if capped:
+        progress.notice(capped)
     loader = DataLoader(
         dataset, batch_size=None, num_workers=workers,
         pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
+        worker_init_fn=partial(die_with_parent, os.getpid()) if workers else None,
     )
     batch_size = options.batch_size or default_batch_size(device.type)
     if device.type == "cpu":
@@ -240,7 +275,8 @@ def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, devi
         if state.complete:
             del tracks[index]
             fg = np.concatenate(state.foreground) if state.foreground else None
-            sink.ok(to_scan[index], np.concatenate(state.presence), fg, state.duration_s or 0.0)
+            sink.ok(to_scan[index], np.concatenate(state.presence), fg, state.duration_s or 0.0,
+                    state.note)
 
     def collect(outputs: Iterator[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
         for index, probs, fg in outputs:
@@ -257,10 +293,10 @@ def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, devi
             tracks.setdefault(item.track, _TrackScores()).received += len(item.windows)
             collect(scorer.add(item.track, item.windows))
         elif isinstance(item, Done):
-            tracks.setdefault(item.track, _TrackScores()).duration_s = item.duration_s
+            state = tracks.setdefault(item.track, _TrackScores())
+            state.duration_s, state.note = item.duration_s, item.note
             finish_if_complete(item.track)  # else when its last windows are scored
         elif isinstance(item, Failed):
             tracks.pop(item.track, None)
             sink.failed(to_scan[item.track], item.message)
     collect(scorer.flush())
-    sink.flush()

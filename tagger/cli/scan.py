@@ -15,7 +15,10 @@ from tagger.store.db import display_path
 
 
 class RichProgress:
-    """Shows tracks done, x real time and errors so far; prints each error as one line."""
+    """Shows tracks done, x real time and errors so far; prints each error as one line.
+
+    Implements ``tagger.scan.ScanProgress`` without importing it (that would load torch for
+    every command)."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
@@ -56,6 +59,15 @@ class RichProgress:
     def problem(self, path: str, message: str) -> None:
         self.progress.console.print(f"[red]error[/] {display_path(path)}: {message}",
                                    highlight=False, soft_wrap=True)
+
+    def notice(self, message: str) -> None:
+        if not self.quiet:
+            self.progress.console.print(f"note: {message}", highlight=False, soft_wrap=True)
+
+    def track_note(self, path: str, note: str) -> None:
+        if not self.quiet:
+            self.progress.console.print(f"[yellow]note[/] {display_path(path)}: {note}",
+                                       highlight=False, soft_wrap=True)
 
 
 @app.command("scan")
@@ -113,6 +125,8 @@ def scan_command(
         fail(str(exc))
     except StoreError as exc:
         fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")
+    except KeyboardInterrupt:
+        fail("interrupted (finished tracks are saved; run the scan again to resume)", 130)
     finally:
         store.close()
     failed = report.failed + len(report.problems) + (on_written.failed if on_written else 0)

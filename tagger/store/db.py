@@ -75,6 +75,7 @@ class TrackResult:
     hop_s: float = 0.0
     presence: np.ndarray | None = None
     foreground: np.ndarray | None = None
+    note: str | None = None  # what decode repaired in an ok track's audio, one line
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class KnownTrack:
     mtime_ns: int | None
     model: str | None
     status: str
+
+
+# What SQLite (or the sqlite3 module) raises for one bad row, as opposed to a bad database.
+_BAD_ROW = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+            OverflowError, TypeError, ValueError)
 
 
 def _blob(array: np.ndarray | None) -> bytes | None:
@@ -120,30 +126,57 @@ class Store:
         self.close()
 
     # -- writes ---------------------------------------------------------------------------
-    def write_results(self, results: Iterable[TrackResult]) -> None:
-        """Replace the stored rows of each track, all tracks in one transaction."""
+    def write_results(self, results: Iterable[TrackResult]) -> list[tuple[TrackResult, str]]:
+        """Replace the stored rows of each track, all tracks in one transaction.
+
+        A track whose rows the database refuses (a NaN score breaks NOT NULL) is stored as an
+        error row instead, in the same transaction, so one bad result never costs the others;
+        returns those tracks with their one-line reasons. Failures of the database itself (disk
+        full, locked) lose the whole batch and raise :class:`StoreError`.
+        """
         rows = list(results)
+        refused: list[tuple[TrackResult, str]] = []
         if not rows:
-            return
+            return refused
         try:
             with self._transaction():
                 for result in rows:
-                    self._write_one(result)
-        except sqlite3.OperationalError as exc:
+                    reason = self._write_or_refuse(result)
+                    if reason is not None:
+                        refused.append((result, reason))
+        except sqlite3.Error as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
+        return refused
+
+    def _write_or_refuse(self, r: TrackResult) -> str | None:
+        """Write one track inside a savepoint; on a refused row, an error row in its place."""
+        self.conn.execute("SAVEPOINT track")
+        try:
+            self._write_one(r)
+            reason = None
+        except _BAD_ROW as exc:
+            self.conn.execute("ROLLBACK TO track")
+            text = (str(exc).splitlines() or [type(exc).__name__])[0]
+            reason = f"could not store its result ({text})"
+            self._write_one(TrackResult(path=r.path, size=r.size, mtime_ns=r.mtime_ns,
+                                        model=r.model, status="error", error=reason,
+                                        format=r.format))
+        self.conn.execute("RELEASE track")
+        return reason
 
     def _write_one(self, r: TrackResult) -> None:
         cur = self.conn.execute(
             """INSERT INTO tracks (path_key, path, size, mtime_ns, duration, format, model,
-                                   status, error, scanned_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   status, error, note, scanned_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(path_key) DO UPDATE SET
                  path=excluded.path, size=excluded.size, mtime_ns=excluded.mtime_ns,
                  duration=excluded.duration, format=excluded.format, model=excluded.model,
-                 status=excluded.status, error=excluded.error, scanned_at=excluded.scanned_at
+                 status=excluded.status, error=excluded.error, note=excluded.note,
+                 scanned_at=excluded.scanned_at
                RETURNING id""",
             (path_key(r.path), display_path(r.path), r.size, r.mtime_ns, r.duration, r.format,
-             r.model, r.status, r.error, now_iso()),
+             r.model, r.status, r.error, r.note, now_iso()),
         )
         track_id = cur.fetchone()[0]
         for table in ("segments", "track_instruments", "chunk_scores"):
@@ -172,7 +205,7 @@ class Store:
         """Execute one write, turning SQLite's errors (disk full, locked) into a StoreError."""
         try:
             return self.conn.execute(sql, params)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
 
     def start_run(self, *, model: str, paths: list[str]) -> int:

@@ -101,6 +101,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (path_key, field)
     ) WITHOUT ROWID;
     """,
+    # 4: a one-line note on a track that was scored after decode repaired its audio (NaN
+    # samples replaced, anti-phase channels), so the user can see why a result may be odd.
+    """
+    ALTER TABLE tracks ADD COLUMN note TEXT;
+    """,
 ]
 
 
