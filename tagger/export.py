@@ -171,10 +171,10 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     Readers see the old file or the whole new one, never half; on error the temporary file is
     removed. The new file gets the permissions a plain ``open()`` would give (``mkstemp``
     alone makes it private, 0600) or those of the file it replaces. Used by every command
-    that writes a file: export, ``query --m3u``, ``show --plot``.
+    that writes a file: export, ``query --m3u``, ``show --plot``. A missing folder is an
+    error (``FileNotFoundError``), not created: a typo in a path must not make folders.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp",
                                 dir=target.parent)
     os.close(fd)

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from tagger import taxonomy
+from tagger.discover import AUDIO_EXTENSIONS
 from tagger.export import atomic_file
+from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, Store
 from tagger.taxonomy import UnknownInstrumentError
 
@@ -40,6 +42,8 @@ __all__ = [
     "build_sql",
     "store_classes",
     "write_m3u",
+    "m3u_fits",
+    "KNOWN_FORMATS",
 ]
 
 
@@ -126,12 +130,20 @@ def _normalize_format(fmt: str) -> str:
     return fmt.strip().lower().lstrip(".")
 
 
+# What ``--format`` can name: the extensions a scan picks up, as the scanner stores them.
+KNOWN_FORMATS: tuple[str, ...] = tuple(sorted(ext.lstrip(".") for ext in AUDIO_EXTENSIONS))
+
+
 def _check(spec: QuerySpec) -> None:
     if spec.role is not None and spec.role not in taxonomy.ROLES:
         raise QueryError(f"role must be one of {', '.join(taxonomy.ROLES)}, not {spec.role!r}")
     for name, value in (("min-score", spec.min_score), ("min-coverage", spec.min_coverage)):
         if value is not None and not 0.0 <= value <= 1.0:
             raise QueryError(f"--{name} must be between 0 and 1, not {value}")
+    unknown = [f for f in spec.formats if f.strip() and _normalize_format(f) not in KNOWN_FORMATS]
+    if unknown:
+        raise QueryError(f"unknown --format {unknown[0].strip()!r}; use one of"
+                         f" {', '.join(KNOWN_FORMATS)}")
     if spec.limit is not None and spec.limit < 0:
         raise QueryError(f"--limit must be positive, not {spec.limit}")
 
@@ -266,17 +278,26 @@ def _m3u_title(hit: TrackHit) -> str:
     # Titles from tags are not in the store; the file name is what players show anyway.
     name = os.path.basename(hit.path)
     stem, _ext = os.path.splitext(name)
-    return (stem or name).replace("\n", " ").replace("\r", " ")
+    return printable(stem or name)
+
+
+def m3u_fits(hit: TrackHit) -> bool:
+    """Whether a playlist can hold the track: M3U is one path per line, so a name with a line
+    break cannot be written (it would become two entries, neither of them the file)."""
+    return b"\n" not in hit.path_key and b"\r" not in hit.path_key
 
 
 def m3u_bytes(hits: Iterable[TrackHit]) -> bytes:
     """Extended M3U: ``#EXTINF:<seconds>,<title>`` then the path's exact bytes per track.
 
     Paths are written as the bytes the file system holds (not the escaped display form), so a
-    player finds files whose names are not valid UTF-8; the rest is UTF-8.
+    player finds files whose names are not valid UTF-8; the rest is UTF-8. Tracks that do not
+    :func:`m3u_fits` are left out.
     """
     out = [b"#EXTM3U\n"]
     for hit in hits:
+        if not m3u_fits(hit):
+            continue
         seconds = -1 if hit.duration is None else int(round(hit.duration))
         out.append(f"#EXTINF:{seconds},{_m3u_title(hit)}\n".encode("utf-8", "backslashreplace"))
         out.append(hit.path_key + b"\n")
@@ -284,7 +305,8 @@ def m3u_bytes(hits: Iterable[TrackHit]) -> bytes:
 
 
 def write_m3u(hits: Iterable[TrackHit], path: str | os.PathLike[str]) -> Path:
-    """Write the playlist atomically (temp file + rename): a reader never sees half of it."""
+    """Write the playlist atomically (temp file + rename): a reader never sees half of it.
+    The folder must exist (``FileNotFoundError`` otherwise)."""
     data = m3u_bytes(hits)
     with atomic_file(path) as tmp:
         tmp.write_bytes(data)

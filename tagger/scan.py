@@ -20,6 +20,7 @@ from tagger.dataset import ChunkSpec, Done, Failed, Piece, TrackDataset, die_wit
 from tagger.discover import Candidate, Problem, discover
 from tagger.inference import BatchScorer, pick_device
 from tagger.model.card import ModelCard
+from tagger.rescan import can_skip
 from tagger.segments import SegmenterConfig, segment_track
 from tagger.store import Store, TrackResult
 
@@ -89,6 +90,8 @@ class ScanReport:
     elapsed_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    # Skipped (counted in ``skipped``) but failed when last scanned: still failures to report.
+    unchanged_errors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def x_realtime(self) -> float:
@@ -106,8 +109,14 @@ class ScanProgress:
 
 
 def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
-         on_problem: Callable[[str, str], None]) -> tuple[list[Candidate], int, list[tuple[str, str]]]:
-    """Discover files and drop the unchanged ones: (to scan, skipped count, problems)."""
+         on_problem: Callable[[str, str], None],
+         unchanged_errors: list[tuple[str, str]] | None = None,
+         ) -> tuple[list[Candidate], int, list[tuple[str, str]]]:
+    """Discover files and drop the unchanged ones: (to scan, skipped count, problems).
+
+    Unchanged files whose stored row is a permanent error are skipped too, and appended to
+    ``unchanged_errors`` as (path, error) so the scan still reports them; transient errors are
+    retried (:mod:`tagger.rescan`)."""
     known = {} if force else store.known_tracks()
     to_scan: list[Candidate] = []
     skipped = 0
@@ -118,9 +127,10 @@ def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
             on_problem(found.path, found.message)
             continue
         previous = known.get(os.fsencode(found.path))
-        if (previous is not None and previous.size == found.size
-                and previous.mtime_ns == found.mtime_ns and previous.model == model_id):
+        if previous is not None and can_skip(previous, found, model_id):
             skipped += 1
+            if previous.status != "ok" and unchanged_errors is not None:
+                unchanged_errors.append((found.path, previous.error or "unknown error"))
         else:
             to_scan.append(found)
     return to_scan, skipped, problems
@@ -137,7 +147,8 @@ def start_scan(paths: Sequence[str], store: Store, options: ScanOptions, progres
     report = ScanReport(model=card.id)
     started = time.perf_counter()
     to_scan, report.skipped, report.problems = plan(
-        paths, store, card.id, force=options.force, on_problem=progress.problem)
+        paths, store, card.id, force=options.force, on_problem=progress.problem,
+        unchanged_errors=report.unchanged_errors)
     report.found = len(to_scan) + report.skipped
     progress.planned(len(to_scan), report.skipped)
     return report, to_scan, started

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from tagger import taxonomy
 from tagger.export import atomic_file
+from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, SegmentRow, Store, display_path
 
 __all__ = ["TrackNotFoundError", "AudioUnavailableError", "resolve_track", "timeline_lines",
@@ -50,7 +51,7 @@ def resolve_track(store: Store, query: str | os.PathLike[str]) -> dict[str, Any]
     matches = [r[0] for r in store.conn.execute(
         "SELECT path FROM tracks WHERE path LIKE ? ESCAPE '\\' ORDER BY path LIMIT 4", (like,))]
     if len(matches) > 1:
-        shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+        shown = ", ".join(printable(m) for m in matches[:3]) + (", ..." if len(matches) > 3 else "")
         raise TrackNotFoundError(f"{text!r} matches several tracks ({shown}); give more of the path")
     raise TrackNotFoundError(f"no track {text!r} in {store.path} (give a stored path or its end)")
 
@@ -118,13 +119,14 @@ def timeline_lines(
     on one line with their scores, so "why is X not there" has an answer too.
     """
     duration = float(track.get("duration") or 0.0)
-    header = Text(track["path"], style="bold")
+    header = Text(printable(track["path"]), style="bold")
     length = format_time(duration) if track.get("duration") is not None else "?"
     header.append(f"  {length}  {track.get('format') or '?'}"
                   f"  model {track.get('model') or '?'}", style="dim")
     lines = [header]
     if track.get("status") != "ok":
-        lines.append(Text(f"error: {track.get('error') or 'unknown error'}", style="red"))
+        lines.append(Text(f"error: {printable(track.get('error') or 'unknown error')}",
+                          style="red"))
         return lines
     present = sorted((i for i in instruments if i.coverage > 0), key=lambda i: -i.score)
     absent = sorted((i for i in instruments if i.coverage <= 0), key=lambda i: -i.score)

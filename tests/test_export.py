@@ -116,6 +116,7 @@ def test_cli_stdout_and_file(store: Store, tmp_path: Path) -> None:
         check_contract(json.loads(line))
 
     out = tmp_path / "out" / "export.jsonl"
+    out.parent.mkdir()
     result = runner.invoke(app, ["export", "--db", str(store.path), "-o", str(out), "--status", "ok"])
     assert result.exit_code == 0, result.output
     assert f"exported {len(LIBRARY)} tracks" in result.output

@@ -178,6 +178,7 @@ def test_cli_json_jsonl_paths(store: Store) -> None:
 
 def test_cli_m3u(store: Store, tmp_path: Path) -> None:
     out = tmp_path / "lists" / "sax.m3u"
+    out.parent.mkdir()  # an output folder must exist (test_bad_input_store)
     result = invoke(store.path, "--has", "sax", "--m3u", str(out))
     assert result.exit_code == 0, result.output
     assert "wrote 2 tracks" in result.output

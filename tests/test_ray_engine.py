@@ -273,8 +273,8 @@ def test_cli_ray_scan_stores_what_a_local_scan_stores(
     _assert_same(_results(local_db), _results(ray_db))
 
     rc, out, err = _finish(_cli_scan(cluster, lib, ray_db, tiny_model))  # unchanged: skipped
-    assert rc == 0, err
-    assert "0 scanned, 8 unchanged" in out, out + err
+    assert rc == 1, err  # the corrupt file is not decoded again, but still reported
+    assert "0 scanned, 8 unchanged, 0 failed, 1 unchanged with errors" in out, out + err
 
 
 class KillWhileBusy(threading.Thread):

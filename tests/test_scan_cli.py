@@ -27,8 +27,10 @@ def test_exit_code_1_and_a_summary_when_a_file_fails(tmp_path: Path, tiny_model:
     assert result.returncode == 1, result.stderr
     assert "bad.mp3" in result.stderr and "Traceback" not in result.stderr
     again = tagger("scan", str(tmp_path), "--db", str(tmp_path / "t.db"), "--model", str(tiny_model))
-    assert again.returncode == 0, again.stderr  # nothing failed in this run: both unchanged
-    assert "0 scanned, 2 unchanged" in again.stdout
+    # Both unchanged; bad.mp3 still fails (a permanent error, not decoded again): reported.
+    assert again.returncode == 1, again.stderr
+    assert "0 scanned, 2 unchanged, 0 failed, 1 unchanged with errors" in again.stdout
+    assert "bad.mp3" in again.stderr
 
 
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, tiny_model: Path) -> None:

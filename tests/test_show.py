@@ -98,6 +98,7 @@ def test_plot_writes_png(tmp_path: Path) -> None:
         result.segments.append(SegmentRow("piano", 3.0, 3.5, 0.6, "background"))
         s.write_results([result])
         out = tmp_path / "plots" / "song.png"
+        out.parent.mkdir()
         cli = runner.invoke(app, ["show", "--db", str(s.path), "song.wav", "--plot", str(out),
                                   "--sample-rate", "16000"])
         assert cli.exit_code == 0, cli.output

@@ -15,7 +15,8 @@ app = typer.Typer(
 )
 
 # Command modules, imported for their @app.command side effect. Order = order in --help.
-COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag", "label", "train", "eval")
+COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag", "label", "train", "eval",
+                   "prune")
 
 
 def _load_commands() -> None:

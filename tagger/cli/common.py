@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -10,7 +14,8 @@ import typer
 from rich.console import Console
 
 from tagger.config import resolve_db_path
-from tagger.store import Store, StoreError
+from tagger.printable import printable
+from tagger.store import Store, StoreError, damage_error, is_damage
 
 # Exit codes (DESIGN.md): 0 ok, 1 some tracks failed, 2 usage error.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -32,14 +37,48 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_store(db: Path | None, *, must_exist: bool = False) -> Store:
+def open_store(db: Path | None, *, must_exist: bool = False, read_only: bool | None = None,
+               quiet: bool = False) -> Store:
+    """The store for a command; ``read_only=None`` reads a store we may not write (see Store)."""
     path = resolve_db_path(db)
     if must_exist and not path.exists():
-        fail(f"no database at {path} (run `tagger scan` first, or pass --db)")
+        fail(f"no database at {printable(str(path))} (run `tagger scan` first, or pass --db)")
     try:
-        return Store(path)
+        store = Store(path, read_only=read_only)
     except StoreError as exc:
         fail(str(exc))
+    if store.notice and not quiet:
+        err_console.print(f"[yellow]note:[/] {printable(store.notice)}", highlight=False,
+                          soft_wrap=True)
+    return store
+
+
+@contextmanager
+def store_session(db: Path | None, *, must_exist: bool = False, read_only: bool | None = None,
+                  quiet: bool = False) -> Iterator[Store]:
+    """Open the store for one command and close it after; the one place where SQLite's
+    "database disk image is malformed" (at any read, in any command) becomes a one-line
+    error with exit 2 instead of a traceback."""
+    store = open_store(db, must_exist=must_exist, read_only=read_only, quiet=quiet)
+    try:
+        yield store
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        fail(str(damage_error(store.path)))
+    finally:
+        store.close()
+
+
+def check_output_folder(path: Path | None) -> None:
+    """Refuse an output file whose folder does not exist (as cp or tee do), before any work."""
+    if path is None:
+        return
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        fail(f"cannot write {printable(str(path))}: {printable(str(folder))} {what}"
+             " (create it first)")
 
 
 def stdout_is_terminal() -> bool:

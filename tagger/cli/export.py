@@ -12,7 +12,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, err_console, fail, open_store
+from tagger.cli.common import (DbOption, QuietOption, check_output_folder, err_console, fail,
+                               store_session)
+from tagger.printable import printable
 from tagger.export import export_tracks, write_jsonl, write_jsonl_file
 
 
@@ -43,8 +45,8 @@ def export_command(
     """Write every track as one JSON object per line (the DESIGN.md export format)."""
     if status not in ("all", "ok", "error"):
         fail(f"--status must be all, ok or error, not {status!r}")
-    store = open_store(db, must_exist=True)
-    try:
+    check_output_folder(output)
+    with store_session(db, must_exist=True, quiet=quiet) as store:
         records = export_tracks(store, status=None if status == "all" else status)
         if output is None:
             try:
@@ -63,8 +65,7 @@ def export_command(
             with progress:
                 n = write_jsonl_file(_with_progress(records, total, progress), output)
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+            fail(f"cannot write {printable(str(output))}: {exc.strerror or exc}")
         if not quiet:
-            err_console.print(f"exported {n:,} tracks to {output}", highlight=False, markup=False)
-    finally:
-        store.close()
+            err_console.print(f"exported {n:,} tracks to {printable(str(output))}",
+                              highlight=False, markup=False)

@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, console, err_console, fail, open_store
+from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
+                               fail, store_session)
 from tagger.config import resolve_db_path
 
 labels_app = typer.Typer(help="Human labels from `tagger label`: export them.",
@@ -94,8 +95,8 @@ def export_command(
     if csv_format and jsonl:
         fail("choose one of --csv and --jsonl")
     writer = export_jsonl if jsonl else export_csv
-    store = open_store(db, must_exist=True)
-    try:
+    check_output_folder(output)
+    with store_session(db, must_exist=True, quiet=quiet) as store:
         if output is None:
             n = writer(store, sys.stdout)
         else:
@@ -104,7 +105,5 @@ def export_command(
                     n = writer(store, out)
             except OSError as exc:
                 fail(f"cannot write {output}: {exc.strerror or exc}")
-    finally:
-        store.close()
     if not quiet and output is not None:
         err_console.print(f"{n} label row(s) written to {output}", highlight=False)

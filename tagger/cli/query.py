@@ -17,8 +17,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, console, err_console, fail, open_store
-from tagger.query import QueryError, QuerySpec, TrackHit, UnknownInstrumentError, run_query, write_m3u
+from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
+                               fail, store_session)
+from tagger.printable import printable, printable_bytes
+from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_fits,
+                          run_query, write_m3u)
 
 # A terminal table of 10,000 rows helps nobody and takes seconds to lay out; past this many the
 # table stops with a note pointing at --limit/--paths/--json (which always give everything).
@@ -37,7 +40,7 @@ def format_duration(seconds: float | None) -> str:
 
 def _instrument_cell(hit: TrackHit) -> str:
     if hit.status != "ok":
-        return f"[red]error: {escape(hit.error or 'unknown')}[/]"
+        return f"[red]error: {escape(printable(hit.error or 'unknown'))}[/]"
     parts = []
     for m in hit.matched:
         role = {"foreground": " [bold]lead[/]", "background": ""}.get(m.role or "", "")
@@ -52,7 +55,7 @@ def _table(hits: list[TrackHit]) -> Table:
     table.add_column("instruments (score, coverage)", ratio=2)
     table.add_column("format", no_wrap=True)
     for hit in hits[:TABLE_MAX_ROWS]:
-        table.add_row(escape(hit.path), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
+        table.add_row(escape(printable(hit.path)), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
     return table
 
 
@@ -62,11 +65,17 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
-def _write_paths(hits: list[TrackHit]) -> None:
-    """One path per line, as the file system's exact bytes (names need not be UTF-8)."""
+def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
+    """One path per line, as the file system's bytes (names need not be UTF-8), control
+    characters escaped so a name cannot split or drive the terminal; ``null``: each path's
+    exact bytes ended by a NUL (like ``find -print0``), for names with newlines."""
     out = sys.stdout.buffer
+    if null:
+        data = b"".join(hit.path_key + b"\0" for hit in hits)
+    else:
+        data = b"".join(printable_bytes(hit.path_key) + b"\n" for hit in hits)
     try:
-        out.write(b"".join(hit.path_key + b"\n" for hit in hits))
+        out.write(data)
         out.flush()
     except BrokenPipeError:  # `tagger query --paths | head`
         _silence_stdout()
@@ -120,7 +129,9 @@ def query_command(
     as_json: Annotated[bool, _opt("--json", help="A JSON array.")] = False,
     as_jsonl: Annotated[bool, _opt("--jsonl", help="One JSON object per line.")] = False,
     paths_only: Annotated[bool, _opt("--paths", help="Only paths, one per line (for"
-                                     " piping).")] = False,
+                                     " piping; control characters escaped).")] = False,
+    null: Annotated[bool, _opt("--null", "-0", help="With --paths: end each path with NUL, not"
+                               " a newline, and keep its exact bytes (for xargs -0).")] = False,
     m3u: Annotated[Optional[Path], _opt("--m3u", dir_okay=False, help="Write the matches as an"
                                         " extended M3U playlist.")] = None,
     db: DbOption = None,
@@ -129,6 +140,9 @@ def query_command(
     """Find tracks by instrument (the help text is QUERY_HELP)."""
     if sum((as_json, as_jsonl, paths_only)) > 1:
         fail("choose one of --json, --jsonl and --paths")
+    if null and not paths_only:
+        fail("--null goes with --paths")
+    check_output_folder(m3u)
     if status not in ("ok", "error", "all"):
         fail(f"--status must be ok, error or all, not {status!r}")
     if role is not None:
@@ -139,27 +153,30 @@ def query_command(
         formats=[f for value in formats for f in value.split(",")],
         status=None if status == "all" else status, limit=limit,
     )
-    store = open_store(db, must_exist=True)
-    try:
-        hits = run_query(store, spec)
-    except (UnknownInstrumentError, QueryError) as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    with store_session(db, must_exist=True, quiet=quiet) as store:
+        try:
+            hits = run_query(store, spec)
+        except (UnknownInstrumentError, QueryError) as exc:
+            fail(str(exc))
 
     if m3u is not None:
         try:
             write_m3u(hits, m3u)
         except OSError as exc:
-            fail(f"cannot write {m3u}: {exc.strerror or exc}")
+            fail(f"cannot write {printable(str(m3u))}: {exc.strerror or exc}")
+        left_out = sum(not m3u_fits(h) for h in hits)
+        if left_out:
+            err_console.print(f"left out {left_out} track(s) whose names hold a line break (M3U"
+                              " cannot hold them; --paths -0 can)", highlight=False, markup=False)
         if not quiet:
-            err_console.print(f"wrote {len(hits):,} tracks to {m3u}", highlight=False, markup=False)
+            err_console.print(f"wrote {len(hits) - left_out:,} tracks to {printable(str(m3u))}",
+                              highlight=False, markup=False)
     if as_json:
         sys.stdout.write(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1) + "\n")
     elif as_jsonl:
         sys.stdout.write("".join(json.dumps(h.to_dict(), ensure_ascii=False) + "\n" for h in hits))
     elif paths_only:
-        _write_paths(hits)
+        _write_paths(hits, null=null)
     elif m3u is None and hits:
         console.print(_table(hits))
         if len(hits) > TABLE_MAX_ROWS:

@@ -7,11 +7,19 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tagger.cli.app import app
-from tagger.cli.common import EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, open_store
+from tagger.cli.common import EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, store_session
+from tagger.printable import printable
 from tagger.store.db import display_path
+
+
+def error_line(path: str, message: str) -> str:
+    """``error PATH: MESSAGE`` as rich markup, the name and message escaped (a file name may
+    hold ``[`` or control characters)."""
+    return f"[red]error[/] {escape(printable(display_path(path)))}: {escape(printable(message))}"
 
 
 class RichProgress:
@@ -49,16 +57,14 @@ class RichProgress:
         self.audio_s += audio_s
         if error:
             self.errors += 1
-            self.progress.console.print(f"[red]error[/] {display_path(path)}: {error}",
-                                       highlight=False, soft_wrap=True)
+            self.progress.console.print(error_line(path, error), highlight=False, soft_wrap=True)
         elapsed = max(time.perf_counter() - self.started, 1e-6)
         self.progress.update(
             self.task, advance=1, speed=f"{self.audio_s / elapsed:,.0f}x real time",
             errors=f"{self.errors} error(s)" if self.errors else "")
 
     def problem(self, path: str, message: str) -> None:
-        self.progress.console.print(f"[red]error[/] {display_path(path)}: {message}",
-                                   highlight=False, soft_wrap=True)
+        self.progress.console.print(error_line(path, message), highlight=False, soft_wrap=True)
 
     def notice(self, message: str) -> None:
         if not self.quiet:
@@ -66,7 +72,8 @@ class RichProgress:
 
     def track_note(self, path: str, note: str) -> None:
         if not self.quiet:
-            self.progress.console.print(f"[yellow]note[/] {display_path(path)}: {note}",
+            self.progress.console.print(f"[yellow]note[/] {escape(printable(display_path(path)))}: "
+                                        f"{escape(printable(note))}",
                                        highlight=False, soft_wrap=True)
 
 
@@ -110,29 +117,33 @@ def scan_command(
         user_errors = (ModelNotFoundError, RayEngineError)
     options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads,
                           force=force, workers=workers)
-    store = open_store(db)
-    on_written = None
-    if write_tags:
-        from tagger.cli.scan_tags import TagWriterHook
-        on_written = TagWriterHook(store, quiet=quiet)
     from tagger.store import StoreError
 
-    try:
-        with RichProgress(quiet) as progress:
-            report = run_scan([str(p) for p in paths], store=store, options=options,
-                          progress=progress, on_written=on_written)
-    except user_errors as exc:
-        fail(str(exc))
-    except StoreError as exc:
-        fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")
-    except KeyboardInterrupt:
-        fail("interrupted (finished tracks are saved; run the scan again to resume)", 130)
-    finally:
-        store.close()
-    failed = report.failed + len(report.problems) + (on_written.failed if on_written else 0)
+    with store_session(db, read_only=False, quiet=quiet) as store:
+        on_written = None
+        if write_tags:
+            from tagger.cli.scan_tags import TagWriterHook
+            on_written = TagWriterHook(store, quiet=quiet)
+        try:
+            with RichProgress(quiet) as progress:
+                report = run_scan([str(p) for p in paths], store=store, options=options,
+                                  progress=progress, on_written=on_written)
+        except user_errors as exc:
+            fail(str(exc))
+        except StoreError as exc:
+            fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")
+        except KeyboardInterrupt:
+            fail("interrupted (finished tracks are saved; run the scan again to resume)", 130)
+    stale = report.unchanged_errors
+    failed = (report.failed + len(report.problems) + len(stale)
+              + (on_written.failed if on_written else 0))
+    for path, error in stale:
+        err_console.print(error_line(path, f"{error} (unchanged since it failed; --force"
+                                     " retries it)"), highlight=False, soft_wrap=True)
     if not quiet:
         console.print(
             f"{report.scanned} scanned, {report.skipped} unchanged, {report.failed} failed"
+            + (f", {len(stale)} unchanged with errors" if stale else "")
             + (f", {len(report.problems)} unreadable path(s)" if report.problems else "")
             + f" — {report.audio_seconds / 60:.1f} min of audio in {report.elapsed_s:.1f} s"
             + (f" ({report.x_realtime:,.0f}x real time)" if report.scanned else "")

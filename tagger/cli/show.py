@@ -10,8 +10,9 @@ from typing import Annotated, Optional
 import typer
 
 from tagger.cli.app import app
-from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, console, err_console, fail,
-                               open_store)
+from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, check_output_folder, console,
+                               err_console, fail, store_session)
+from tagger.printable import printable
 from tagger.export import track_record
 from tagger.show import (AudioUnavailableError, TrackNotFoundError, plot_track, resolve_track,
                          timeline_lines)
@@ -33,8 +34,8 @@ def show_command(
     quiet: QuietOption = False,
 ) -> None:
     """Show which instruments play where in one track."""
-    store = open_store(db, must_exist=True)
-    try:
+    check_output_folder(plot)
+    with store_session(db, must_exist=True, quiet=quiet) as store:
         try:
             row = resolve_track(store, track)
         except TrackNotFoundError as exc:
@@ -49,14 +50,13 @@ def show_command(
                 console.print(line, highlight=False, soft_wrap=True)
         if plot is not None:
             if row["status"] != "ok":
-                fail(f"cannot plot {row['path']}: it failed to scan ({row['error']})", EXIT_FAILED)
+                fail(f"cannot plot {printable(row['path'])}: it failed to scan"
+                     f" ({printable(row['error'] or '')})", EXIT_FAILED)
             try:
                 out = plot_track(store, row, plot, sample_rate=sample_rate)
             except AudioUnavailableError as exc:
                 fail(str(exc), EXIT_FAILED)
             except OSError as exc:
-                fail(f"cannot write {plot}: {exc.strerror or exc}", EXIT_FAILED)
+                fail(f"cannot write {printable(str(plot))}: {exc.strerror or exc}", EXIT_FAILED)
             if not quiet:
-                err_console.print(f"wrote {out}", highlight=False, markup=False)
-    finally:
-        store.close()
+                err_console.print(f"wrote {printable(str(out))}", highlight=False, markup=False)

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from tagger.cli.app import app
 from tagger.cli.common import (
-    EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, open_store,
+    EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, store_session,
 )
 from tagger.store.db import Store, display_path, path_key
 from tagger.tags import FIELDS, TagError, TagOutcome, read_fields, tag_tracks
@@ -143,8 +143,7 @@ def tag_command(
     if not paths and not use_query and not all_:
         fail("say which tracks: PATH..., query filters (--has/--any/--not...) or --all")
 
-    store = open_store(db, must_exist=True)
-    try:
+    with store_session(db, must_exist=True, quiet=quiet) as store:
         missing: list[str] = []
         if paths:
             ids, missing = tracks_for_paths(store, list(paths))
@@ -156,8 +155,6 @@ def tag_command(
             ids = [i for i in ids if i in wanted]
         counts = _run(store, ids, missing, dry_run=dry_run, remove=remove, jsonl=jsonl,
                       quiet=quiet)
-    finally:
-        store.close()
     if counts["error"]:
         raise typer.Exit(EXIT_FAILED)
 

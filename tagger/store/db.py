@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,11 +19,9 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from tagger.store.migrations import migrate
-
-
-class StoreError(Exception):
-    """A store problem worth one line to the user (not a database, disk full, locked...)."""
+from tagger.store.damage import damage_error, is_damage
+from tagger.store.errors import StoreError
+from tagger.store.migrations import MIGRATIONS, migrate
 
 
 def path_key(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -33,6 +32,23 @@ def path_key(path: str | os.PathLike[str] | bytes) -> bytes:
 def display_path(path: str | os.PathLike[str] | bytes) -> str:
     """A printable form of a path; bytes that are not UTF-8 become ``\\xNN`` escapes."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write ``path``: the file, and its folder (WAL needs -wal and -shm)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def now_iso() -> str:
@@ -84,6 +100,7 @@ class KnownTrack:
     mtime_ns: int | None
     model: str | None
     status: str
+    error: str | None = None
 
 
 # What SQLite (or the sqlite3 module) raises for one bad row, as opposed to a bad database.
@@ -96,25 +113,56 @@ def _blob(array: np.ndarray | None) -> bytes | None:
 
 
 class Store:
-    """Open (creating and migrating as needed) the store at ``path``."""
+    """Open (creating and migrating as needed) the store at ``path``.
 
-    def __init__(self, path: str | os.PathLike[str]):
+    ``read_only``: True opens it for reading only (no migration, no write); None (the default)
+    chooses that when the file exists but it or its folder is not writable, so reads work on a
+    store on a read-only disk or folder; False always opens it for writing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool | None = None):
         self.path = Path(path)
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder, not a database file")
+        if read_only is None:
+            read_only = self.path.exists() and not _writable(self.path)
+        self.read_only = read_only
+        self.notice: str | None = None  # one line worth telling the user (an old schema)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            migrate(conn)
+            conn = self._open_read_only() if read_only else self._open_writable()
         except sqlite3.DatabaseError as exc:
+            if is_damage(exc) and self.path.exists():
+                raise damage_error(self.path) from None
             raise StoreError(f"cannot use {self.path} as a tagger database: {exc}") from None
         except OSError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from None
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
+
+    def _open_writable(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        migrate(conn)
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """``mode=ro``, else ``immutable=1``: a WAL store in a folder we cannot write has no
+        ``-shm`` file to share, and SQLite then reads it only as immutable."""
+        base = self.path.absolute().as_uri()
+        try:
+            conn = sqlite3.connect(base + "?mode=ro", uri=True, timeout=30, isolation_level=None)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            conn = sqlite3.connect(base + "?immutable=1", uri=True, isolation_level=None)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < len(MIGRATIONS):
+            self.notice = (f"{self.path} is read-only and has an older schema ({version} of"
+                           f" {len(MIGRATIONS)}): reading it without upgrading")
+        return conn
 
     def close(self) -> None:
         self.conn.close()
@@ -209,9 +257,12 @@ class Store:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
 
     def start_run(self, *, model: str, paths: list[str]) -> int:
+        """Record a run as 'running' by this process, first marking dead ones interrupted."""
+        self.mark_interrupted_runs()
         cur = self._execute(
-            "INSERT INTO runs (started_at, model, paths) VALUES (?, ?, ?)",
-            (now_iso(), model, json.dumps(paths)),
+            "INSERT INTO runs (started_at, model, paths, status, pid, host)"
+            " VALUES (?, ?, ?, 'running', ?, ?)",
+            (now_iso(), model, json.dumps(paths), os.getpid(), socket.gethostname()),
         )
         return int(cur.lastrowid or 0)
 
@@ -219,16 +270,48 @@ class Store:
         self, run_id: int, *, scanned: int, skipped: int, failed: int, audio_seconds: float
     ) -> None:
         self._execute(
-            "UPDATE runs SET finished_at=?, scanned=?, skipped=?, failed=?, audio_seconds=?"
-            " WHERE id=?",
+            "UPDATE runs SET finished_at=?, scanned=?, skipped=?, failed=?, audio_seconds=?,"
+            " status='finished' WHERE id=?",
             (now_iso(), scanned, skipped, failed, audio_seconds, run_id),
         )
+
+    def mark_interrupted_runs(self) -> int:
+        """Mark 'running' rows whose process on this host is gone as 'interrupted' (a killed
+        scan cannot do it itself); runs of other hosts are left, we cannot tell. Returns how
+        many were marked."""
+        host = socket.gethostname()
+        rows = self.conn.execute(
+            "SELECT id, pid, host FROM runs WHERE status = 'running'").fetchall()
+        dead = [run_id for run_id, pid, run_host in rows
+                if run_host in (None, host) and not _process_alive(pid)]
+        for run_id in dead:
+            self._execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", (run_id,))
+        return len(dead)
+
+    def delete_tracks(self, track_ids: Iterable[int]) -> int:
+        """Delete tracks and their analysis rows (segments, scores) in one transaction."""
+        ids = list(track_ids)
+        try:
+            with self._transaction():
+                for start in range(0, len(ids), 500):
+                    part = ids[start:start + 500]
+                    self.conn.execute(
+                        f"DELETE FROM tracks WHERE id IN ({', '.join('?' * len(part))})", part)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"could not write to {self.path}: {exc}") from None
+        return len(ids)
+
+    def labelled_track_ids(self) -> set[int]:
+        """Tracks that hold human labels or skips: work of a person, never pruned silently."""
+        rows = self.conn.execute("SELECT track_id FROM labels UNION SELECT track_id FROM label_skips")
+        return {r[0] for r in rows}
 
     # -- reads ----------------------------------------------------------------------------
     def known_tracks(self) -> dict[bytes, KnownTrack]:
         """Every stored track's change-detection fields, in one query (re-scans stat, then look up)."""
-        rows = self.conn.execute("SELECT path_key, size, mtime_ns, model, status FROM tracks")
-        return {bytes(k): KnownTrack(s, m, mo, st) for k, s, m, mo, st in rows}
+        rows = self.conn.execute(
+            "SELECT path_key, size, mtime_ns, model, status, error FROM tracks")
+        return {bytes(k): KnownTrack(s, m, mo, st, e) for k, s, m, mo, st, e in rows}
 
     def find_track(self, path: str | os.PathLike[str] | bytes) -> dict[str, Any] | None:
         """The track row for a path (resolved like a scan resolves it), or None."""

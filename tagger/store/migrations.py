@@ -106,6 +106,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE tracks ADD COLUMN note TEXT;
     """,
+    # 5: a run's state. A scan killed mid-way (kill -9, power cut) never sets finished_at; the
+    # next run marks such rows 'interrupted' when their process (pid on host) is gone. Rows
+    # from before this migration that never finished are interrupted already.
+    """
+    ALTER TABLE runs ADD COLUMN status TEXT NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running', 'finished', 'interrupted'));
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    UPDATE runs SET status = CASE WHEN finished_at IS NULL THEN 'interrupted' ELSE 'finished' END;
+    """,
 ]
 
 

@@ -1,0 +1,9 @@
+"""The store's errors, each worth one line to the user."""
+
+
+class StoreError(Exception):
+    """A store problem worth one line to the user (not a database, disk full, locked...)."""
+
+
+class StoreDamagedError(StoreError):
+    """The store file is damaged (corrupt pages); ``str()`` says what to do about it."""
