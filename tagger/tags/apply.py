@@ -175,13 +175,14 @@ def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
             remove_stale_temps(folder)
     item = _Item(TagOutcome(display_path(key), track_id, "unchanged", dry_run=dry_run), key)
     expected = (size, mtime_ns)
-    if remove:
-        backup = load_backup(store, key)
-        item.drop_backup = backup is not None and not dry_run
-        item.job = partial(_remove_job, path=path, backup=backup, expected=expected)
-    elif status != "ok":
+    backup = load_backup(store, key) if remove else None
+    if status != "ok" and backup is None:
+        # A failed scan: nothing of ours to write, and (no backup) nothing of ours to remove.
         item.outcome.status = "skipped"
         item.outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
+    elif remove:
+        item.drop_backup = backup is not None and not dry_run
+        item.job = partial(_remove_job, path=path, backup=backup, expected=expected)
     else:
         item.job = partial(_write_job, path=path, values=desired_fields(store, track_id, model),
                            expected=expected)
