@@ -34,6 +34,21 @@ def untagged(folder: Path, ext: str, name: str = "plain") -> Path:
     return path
 
 
+@pytest.mark.parametrize("ext", sorted(NO_TAG_KIND))
+def test_remove_gives_back_a_file_that_had_no_tag_byte_for_byte(tmp_path: Path, ext: str) -> None:
+    path = untagged(tmp_path / "music", ext)
+    original = path.read_bytes()
+    db = tmp_path / "t.db"
+    store_for(db, [path]).close()
+    done = tag_cli(db, "--all")
+    assert done.exit_code == 0, done.output
+    assert raw_values(path, NO_TAG_KIND[ext], "INSTRUMENTS") == ["bass", "drums", "voice"]
+    undone = tag_cli(db, "--all", "--remove")
+    assert undone.exit_code == 0, undone.output
+    assert mutagen.File(path).tags is None  # no empty ID3 tag left behind...
+    assert path.read_bytes() == original  # ...and no padding: the very bytes it had
+
+
 def test_remove_all_skips_error_rows_like_tag_all(tmp_path: Path) -> None:
     good = untagged(tmp_path / "music", ".mp3", "good")
     bad = []

@@ -112,7 +112,7 @@ def tag_tracks(
     Outcomes come in input order (a track listed twice is done once), a batch of ``BATCH`` at a
     time: the batch's files are replaced together, then recorded in one store transaction.
     ``remove`` restores what the fields held before tagger first wrote them (the backup taken
-    then). Without a backup (a store that never wrote this file) it deletes the fields only
+    then; a file that had no tag at all gets its tag-less bytes back). Without a backup (a store that never wrote this file) it deletes the fields only
     when ``INSTRUMENTS_MODEL`` marks them as tagger's, so a user's own INSTRUMENTS survives.
     """
     seen: set[int] = set()
@@ -208,6 +208,7 @@ def _remove_job(item: _Item, *, path: str, backup: Backup | None,
     restore = {f.name: (backup.snapshots.get(f.name) if backup else None) for f in FIELDS}
     update, item.pending = prepare_update(
         path, restore=restore, restore_kind=backup.kind if backup else None,
+        restore_no_tag=backup is not None and not backup.had_tag,
         expected=expected, dry_run=item.outcome.dry_run,
     )
     item.outcome.changes = update.changes
@@ -236,7 +237,8 @@ def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Itera
     backups = [item for item in writes if item.backup is not None]
     if backups:
         try:  # the backups must be in the store before any original is replaced
-            save_backups(store, [(i.key, i.backup.kind, i.backup.snapshots) for i in backups])
+            save_backups(store, [(i.key, i.backup.kind, i.backup.snapshots, i.backup.had_tag)
+                                 for i in backups])
         except sqlite3.Error as exc:
             discard([item.pending for item in writes])
             for item in writes:

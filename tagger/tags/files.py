@@ -68,6 +68,7 @@ class FileState:
     labels: dict[str, str]
     values: dict[str, list[str]]
     snapshots: dict[str, Snapshot]
+    had_tag: bool = True  # False: an ID3 kind with no tag at all (mutagen added an empty one)
 
 
 @dataclass
@@ -88,6 +89,7 @@ def _state(mf: mutagen.FileType, container: Container) -> FileState:
         labels={n: s.label for n, s in styles.items()},
         values={n: s.get(mf.tags) for n, s in styles.items()},
         snapshots={n: s.snapshot(mf.tags) for n, s in styles.items()},
+        had_tag=container.kind != "id3" or bool(mf.tags.size),
     )
 
 
@@ -113,6 +115,7 @@ def update_file(
     values: Mapping[str, list[str]] | None = None,
     restore: Mapping[str, Snapshot] | None = None,
     restore_kind: str | None = None,
+    restore_no_tag: bool = False,
     expected: tuple[int | None, int | None] | None = None,
     dry_run: bool = False,
     before_write: Callable[[FileState], None] | None = None,
@@ -123,7 +126,8 @@ def update_file(
     :class:`TagError` with a one-line reason; the file is then as it was.
     """
     update, pending = prepare_update(path, values=values, restore=restore,
-                                     restore_kind=restore_kind, expected=expected,
+                                     restore_kind=restore_kind, restore_no_tag=restore_no_tag,
+                                     expected=expected,
                                      dry_run=dry_run, before_write=before_write)
     if pending is not None:
         [error] = commit_writes([pending])
@@ -138,6 +142,7 @@ def prepare_update(
     values: Mapping[str, list[str]] | None = None,
     restore: Mapping[str, Snapshot] | None = None,
     restore_kind: str | None = None,
+    restore_no_tag: bool = False,
     expected: tuple[int | None, int | None] | None = None,
     dry_run: bool = False,
     before_write: Callable[[FileState], None] | None = None,
@@ -145,7 +150,9 @@ def prepare_update(
     """Check, diff, and write + verify the new version beside the file; replace nothing yet.
 
     Snapshots taken from another tag kind than the file has now (``restore_kind``) cannot be
-    put back; the fields are then just removed. ``expected`` is ``(size, mtime_ns)`` from the
+    put back; the fields are then just removed. ``restore_no_tag``: the file had no tag at all
+    before tagger wrote one, so if nothing but our fields is in it, the whole tag goes (the
+    file's bytes become the original's again). ``expected`` is ``(size, mtime_ns)`` from the
     store: a file that differs has changed since it was scanned and is refused, because its
     analysis may no longer describe it. ``before_write`` runs after every check, before the
     temporary file is made, with the file's previous state: the caller stores its backup
@@ -175,7 +182,8 @@ def prepare_update(
         return update, None
     if before_write is not None:
         before_write(before)
-    tmp = _write_temp(path, st, mf, container, expected_fields=after)
+    strip = restore_no_tag and container.kind == "id3" and not _holds_anything(mf)
+    tmp = _write_temp(path, st, mf, container, expected_fields=after, strip=strip)
     return update, PendingWrite(path, tmp, st, update)
 
 
@@ -248,7 +256,7 @@ def _check_file(path: str, expected: tuple[int | None, int | None] | None) -> os
 
 def _write_temp(
     path: str, st: os.stat_result, mf: mutagen.FileType, container: Container,
-    *, expected_fields: dict[str, list[str]],
+    *, expected_fields: dict[str, list[str]], strip: bool = False,
 ) -> str:
     """The new version of ``path`` beside it, verified and with the original's metadata."""
     tmp = temp_path_for(path)
@@ -258,12 +266,12 @@ def _write_temp(
         if not container.rebuilds:
             copy_file(path, tmp)
         try:
-            container.save(mf, path, tmp)
+            (container.strip if strip else container.save)(mf, path, tmp)
         except TagError:
             raise
         except Exception as exc:
             raise TagError(f"mutagen could not write the tags: {_one_line(exc)}") from None
-        _verify(path, tmp, mf, container, expected_fields)
+        _verify(path, tmp, mf, container, expected_fields, stripped=strip)
         copy_metadata(path, st, tmp)
     except OSError as exc:
         unlink_quietly(tmp)
@@ -277,7 +285,7 @@ def _write_temp(
 
 
 def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
-            expected_fields: dict[str, list[str]]) -> None:
+            expected_fields: dict[str, list[str]], *, stripped: bool = False) -> None:
     """Refuse the new file unless only our fields differ and the audio is byte-identical."""
     try:
         new = container.load(tmp)
@@ -287,7 +295,9 @@ def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
         got = FIELDS_BY_NAME[name].style(container.kind).get(new.tags)
         if got != values:
             raise TagError(f"{name} did not read back as written ({got!r} != {values!r})")
-    if container.kind == "id3" and new.tags.version[:2] != (2, id3_version(mf)):
+    if stripped and getattr(new.tags, "size", 0):
+        raise TagError("the tag did not go away as intended; left as it was")
+    if container.kind == "id3" and not stripped and new.tags.version[:2] != (2, id3_version(mf)):
         raise TagError("the ID3 version would change; left as it was")
     if fingerprint(new, container.kind) != fingerprint(mf, container.kind):
         raise TagError("other tags would change; left as it was")
@@ -298,6 +308,11 @@ def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
         raise TagError(f"cannot locate the audio data to verify it ({exc})") from None
     if not same:
         raise TagError("the audio data would change; left as it was")
+
+
+def _holds_anything(mf: mutagen.FileType) -> bool:
+    """Whether an ID3 tag still has any frame (known or not) once our fields are out."""
+    return bool(len(mf.tags) or mf.tags.unknown_frames)
 
 
 def _one_line(exc: BaseException) -> str:
