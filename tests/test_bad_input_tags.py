@@ -7,6 +7,13 @@ point), and the real labeling server over a socket.
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import mutagen
@@ -17,6 +24,7 @@ from typer.testing import CliRunner
 from audiofiles import tone, write_audio
 from tagger.cli.app import app
 
+ROOT = Path(__file__).resolve().parents[1]
 NO_TAG_KIND = {".mp3": "mp3v24", ".wav": "wav", ".aiff": "aiff"}  # raw_values variant per ext
 
 
@@ -68,3 +76,49 @@ def test_remove_all_skips_error_rows_like_tag_all(tmp_path: Path) -> None:
     assert [p.read_bytes() for p in bad] == junk_bytes
     tags = mutagen.File(good).tags  # the good one was tagged, then restored
     assert tags is None or "TXXX:INSTRUMENTS" not in tags
+
+
+def _stale(db: Path, files: list[Path]) -> int:
+    """How many files the store's tracks rows no longer describe (size or mtime differ)."""
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT path, size || ':' || mtime_ns FROM tracks"))
+    return sum(rows[str(p)] != f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+
+
+def _kill_mid_replace(db: Path, files: list[Path]) -> bool:
+    """Run ``tagger tag --all`` and SIGKILL it the moment it has replaced its first file, so
+    the kill lands between a batch's renames and the store update; True if it did."""
+    first = files[0].stat().st_ino
+    cmd = [sys.executable, "-m", "tagger", "tag", "--all", "-q", "--db", str(db)]
+    child = subprocess.Popen(cmd,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while child.poll() is None and time.monotonic() < deadline:
+            if files[0].stat().st_ino != first:
+                break
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    return child.returncode == -signal.SIGKILL and _stale(db, files) > 0
+
+
+def test_a_tag_run_killed_mid_write_resumes_and_refuses_nothing(tmp_path: Path) -> None:
+    one = write_audio(tmp_path / "one.mp3", tone(1.0, 22050), 22050, title="t")
+    for attempt in range(8):  # the kill must land inside the window; bounded retries
+        music = tmp_path / f"music{attempt}"
+        music.mkdir()
+        files = [Path(shutil.copy2(one, music / f"t{i:03d}.mp3")) for i in range(80)]
+        db = tmp_path / f"t{attempt}.db"
+        store_for(db, files).close()
+        if _kill_mid_replace(db, files):
+            break
+    else:
+        pytest.fail("no kill landed between a file's replace and the store update in 8 tries")
+    for args, want in ((["--remove"], []), ([], ["bass", "drums", "voice"])):
+        done = tag_cli(db, "--all", *args)
+        assert "changed since it was scanned" not in done.output, (args, done.output)
+        assert done.exit_code == 0, (args, done.output)
+        assert all(raw_values(p, "mp3v24", "INSTRUMENTS") == want for p in files), args
+    assert _stale(db, files) == 0  # and the store describes every file as it now is
