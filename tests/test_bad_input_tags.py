@@ -7,6 +7,7 @@ point), and the real labeling server over a socket.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import mutagen
@@ -122,3 +124,52 @@ def test_a_tag_run_killed_mid_write_resumes_and_refuses_nothing(tmp_path: Path) 
         assert done.exit_code == 0, (args, done.output)
         assert all(raw_values(p, "mp3v24", "INSTRUMENTS") == want for p in files), args
     assert _stale(db, files) == 0  # and the store describes every file as it now is
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB file system (tmpfs) to fill up; skipped where mounting is not allowed."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True
+    ).returncode == 0
+    if not mounted:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        yield mnt
+    finally:
+        gc.collect()  # a store that failed to open may hold a file there until collected
+        subprocess.run(["umount", "--lazy", str(mnt)], check=True)
+
+
+def test_a_full_disk_during_tag_says_no_space_and_leaves_files_as_they_were(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    one = write_audio(tmp_path / "one.mp3", tone(1.0, 22050), 22050, title="t")
+    original = one.read_bytes()
+    seen_full = 0
+    for room in range(0, 160_000, 8192):  # from no room at all to room for every write
+        for leftover in small_disk.iterdir():
+            leftover.unlink()
+        files = [Path(shutil.copy2(one, small_disk / f"t{i}.mp3")) for i in range(5)]
+        db = small_disk / "t.db"
+        store_for(db, files).close()
+        st = os.statvfs(small_disk)
+        (small_disk / "filler").write_bytes(b"\0" * max(st.f_bavail * st.f_frsize - room, 0))
+        done = tag_cli(db, "--all")
+        assert done.exception is None or isinstance(done.exception, SystemExit), done.output
+        assert "rollback" not in done.output and "Traceback" not in done.output, done.output
+        errors = [line for line in done.output.splitlines() if line.startswith("error")]
+        if done.exit_code == 2:  # the store itself cannot be opened: one line, nothing touched
+            assert len(errors) == 1, done.output
+        else:
+            assert done.exit_code == (1 if errors else 0), done.output
+            for line in errors:
+                assert line.endswith(": No space left on device; file left as it was"), line
+            seen_full += bool(errors)
+        for path in files:
+            assert path.read_bytes() == original or raw_values(
+                path, "mp3v24", "INSTRUMENTS") == ["bass", "drums", "voice"], (room, path)
+    print(f"{seen_full} fill levels ran into the full disk")
+    assert seen_full >= 3  # the sweep did run into the full disk at several points

@@ -322,5 +322,5 @@ class _Transaction:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is None:
             self.conn.execute("COMMIT")
-        else:
+        elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
             self.conn.execute("ROLLBACK")

@@ -40,7 +40,7 @@ from tagger.tags.files import (
     FieldChange, FileState, FileUpdate, PendingWrite, commit_writes, discard, prepare_update,
     read_fields, remove_stale_temps,
 )
-from tagger.tags.formats import TagError
+from tagger.tags.formats import TagError, out_of_room
 
 Status = Literal["changed", "unchanged", "skipped", "error"]
 # A track id, a ``tracks`` row, a query hit (.track_id), a scan's TrackResult (.path) or a path.
@@ -251,17 +251,19 @@ def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Itera
                                  for i in backups])
         except sqlite3.Error as exc:
             discard([item.pending for item in writes])
+            error = out_of_room(exc) or TagError(
+                f"could not save the backup of the old values ({exc}); file left as it was")
             for item in writes:
                 item.pending = None
                 item.outcome.status = "error"
-                item.outcome.error = f"could not save the backup of the old values: {exc}"
+                item.outcome.error = str(error)
             writes = []
     def note(files: list[tuple[str, int, int]]) -> None:
         try:
             store.expect_writes([(path_key(path), size, mtime) for path, size, mtime in files])
         except sqlite3.Error as exc:
-            raise TagError(f"could not note the write in the store ({exc}); file left as it was"
-                           ) from None
+            raise out_of_room(exc) or TagError(
+                f"could not note the write in the store ({exc}); file left as it was") from None
 
     pendings = [item.pending for item in writes]
     for item, error in zip(writes, commit_writes(pendings, before_replace=note)):
@@ -272,11 +274,19 @@ def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Itera
               for i in writes if i.pending.update.written]
     learnt += [(i.outcome.track_id, i.key, *i.learn) for i in items if i.learn is not None]
     if learnt or any(item.drop_backup for item in items):
-        with _transaction(store):
-            store.learn_writes(learnt)
-            for item in items:
-                if item.drop_backup:
-                    drop_backup(store, item.key)
+        try:
+            with _transaction(store):
+                store.learn_writes(learnt)
+                for item in items:
+                    if item.drop_backup:
+                        drop_backup(store, item.key)
+        except sqlite3.Error as exc:  # the files are written; their notes let a rerun learn them
+            reason = out_of_room(exc) or exc
+            for item in writes:
+                if item.pending.update.written:
+                    item.outcome.status = "error"
+                    item.outcome.error = (f"written, but the store could not record it ({reason});"
+                                          " the next tag run will")
     for item in items:
         item.pending = None  # committed or failed: nothing left to discard
         yield item.outcome
@@ -298,7 +308,10 @@ class _transaction:
         self.conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+            self.conn.execute("ROLLBACK")
 
 
 def summarize(outcomes: Iterable[TagOutcome]) -> dict[str, int]:

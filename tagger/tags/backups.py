@@ -56,7 +56,8 @@ def save_backups(store: Store,
             saved += 1
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
+            conn.execute("ROLLBACK")
         raise
     return saved
 

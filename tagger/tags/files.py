@@ -21,7 +21,6 @@ file behind; :func:`remove_stale_temps` clears those of dead processes.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import struct
@@ -35,7 +34,9 @@ from tagger.tags.atomic import (
     temp_path_for, unlink_quietly,
 )
 from tagger.tags.fields import FIELDS, FIELDS_BY_NAME, Snapshot
-from tagger.tags.formats import Container, TagError, detect, fingerprint, id3_version
+from tagger.tags.formats import (
+    Container, TagError, detect, fingerprint, id3_version, out_of_room,
+)
 from tagger.tags.payload import PayloadError, same_payload
 
 __all__ = [
@@ -255,7 +256,7 @@ def commit_writes(
 
 
 def _write_failed(exc: OSError) -> TagError:
-    return TagError(f"write failed, file left as it was: {exc.strerror or exc}")
+    return out_of_room(exc) or TagError(f"write failed, file left as it was: {exc.strerror or exc}")
 
 
 def discard(pending: list[PendingWrite]) -> None:
@@ -308,14 +309,13 @@ def _write_temp(
         except TagError:
             raise
         except Exception as exc:
-            raise TagError(f"mutagen could not write the tags: {_one_line(exc)}") from None
+            raise out_of_room(exc) or TagError(
+                f"mutagen could not write the tags: {_one_line(exc)}") from None
         _verify(path, tmp, mf, container, expected_fields, stripped=strip)
         copy_metadata(path, st, tmp)
     except OSError as exc:
         unlink_quietly(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise TagError("disk full; file left as it was") from None
-        raise TagError(f"write failed, file left as it was: {exc.strerror or exc}") from None
+        raise _write_failed(exc) from None
     except BaseException:
         unlink_quietly(tmp)
         raise

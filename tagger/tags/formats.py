@@ -14,6 +14,7 @@ ID3v1, APE) is copied, never re-encoded.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -40,6 +41,32 @@ _ID3_KW = {"translate": False, "load_v1": False}
 
 class TagError(Exception):
     """One file could not be read or written; the message is one line for the user."""
+
+
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_SQLITE_FULL = 13
+
+
+def out_of_room(exc: BaseException) -> TagError | None:
+    """The one-line error for a write that ran out of room, whatever wrapped it, else None.
+
+    A full disk surfaces as an OSError, as mutagen's error around one, or as SQLite's
+    "database or disk is full"; the user should read the real reason every time, not the
+    wrapper's words (or a failed rollback's).
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _NO_ROOM:
+            return TagError(f"{os.strerror(e.errno)}; file left as it was")
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return TagError(f"{os.strerror(errno.ENOSPC)}; file left as it was")
+        todo += [e.__cause__, e.__context__, *(a for a in e.args if isinstance(a, BaseException))]
+    return None
 
 
 @dataclass(frozen=True)
