@@ -8,9 +8,11 @@ point), and the real labeling server over a socket.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -173,3 +175,30 @@ def test_a_full_disk_during_tag_says_no_space_and_leaves_files_as_they_were(
                 path, "mp3v24", "INSTRUMENTS") == ["bass", "drums", "voice"], (room, path)
     print(f"{seen_full} fill levels ran into the full disk")
     assert seen_full >= 3  # the sweep did run into the full disk at several points
+
+
+def test_label_server_logs_one_line_for_a_post_aborted_mid_body(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from test_label_support import make_store, running_server
+
+    db, _ = make_store(tmp_path, n_tracks=1)
+    caplog.set_level(logging.INFO, logger="tagger.label.server")
+    with running_server(db) as server:
+        assert server.request_queue_size > 5
+        head = (f"POST /api/skip HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                f"Content-Type: application/json\r\nX-CSRF-Token: {server.app.token}\r\n"
+                "Content-Length: 4000\r\n\r\n").encode()
+        for _ in range(5):  # each client sends a tenth of its body, then hangs up
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(head + b'{"chunk": "' + b"x" * 400)
+            time.sleep(0.2)  # let the server read, answer into the closed socket, and log
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(f"GET /api/next HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            assert sock.recv(100).startswith(b"HTTP/1.0 200")  # still serving
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    aborted = [r for r in caplog.records if "went away" in r.getMessage()]
+    assert len(aborted) == 5, [r.getMessage() for r in caplog.records]
+    assert all("\n" not in r.getMessage() and r.exc_info is None for r in aborted)
