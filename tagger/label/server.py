@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import socket
+import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -56,6 +57,7 @@ class LabelServer(ThreadingHTTPServer):
     """Holds the ``LabelApp``, the page (token baked in) and the Host names it answers to."""
 
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: a page loads several resources at once (stdlib: 5)
 
     def __init__(self, app: LabelApp, host: str, port: int):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -72,6 +74,14 @@ class LabelServer(ThreadingHTTPServer):
         self.allowed_hosts: set[str] | None = None if wildcard else {
             f"{shown}:{self.port}", f"localhost:{self.port}", f"127.0.0.1:{self.port}",
             f"[::1]:{self.port}"}
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One log line for a client that went away; a traceback only for a real bug."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.info("%s went away mid-request (%s)", client_address[0], type(exc).__name__)
+        else:
+            log.exception("error serving %s", client_address[0])
 
     @property
     def url(self) -> str:
@@ -173,9 +183,12 @@ class LabelHandler(BaseHTTPRequestHandler):
         except ApiError as exc:
             if exc.status >= 400 and self.command == "POST":
                 self.close_connection = True  # the body may be unread: do not reuse the socket
-            self._json(exc.status, {"error": exc.message})
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True  # the client went away or stalled: nothing to answer
+            try:
+                self._json(exc.status, {"error": exc.message})
+            except (ConnectionError, TimeoutError) as gone:  # e.g. it hung up mid-body
+                self._gone(gone)
+        except (ConnectionError, TimeoutError) as gone:
+            self._gone(gone)
         except Exception:  # a bug must cost one request, never the server
             log.exception("error handling %s %s", self.command, self.path[:200])
             self.close_connection = True
@@ -183,6 +196,12 @@ class LabelHandler(BaseHTTPRequestHandler):
                 self._json(500, {"error": "internal error (see the server's log)"})
             except OSError:
                 pass
+
+    def _gone(self, exc: BaseException) -> None:
+        """The client went away or stalled: nothing to answer, one line in the log."""
+        self.close_connection = True
+        log.info("%s went away during %s %s (%s)", self.client_address[0], self.command,
+                 self.path[:100], type(exc).__name__)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._dispatch(self._get)

@@ -306,6 +306,49 @@ class Store:
         rows = self.conn.execute("SELECT track_id FROM labels UNION SELECT track_id FROM label_skips")
         return {r[0] for r in rows}
 
+    # -- tag writes in flight ---------------------------------------------------------------
+    # A ``tag_backups`` row with field ``=written`` (no schema change: ``=`` rows are facts
+    # about a file, not fields) holds the [size, mtime_ns] a file will have once tagger's
+    # atomic replace of it lands, until the tracks row itself says so.
+    def expect_writes(self, writes: Iterable[tuple[bytes, int, int]]) -> None:
+        """Note each ``(path_key, size, mtime_ns)`` a tag write is about to give its file.
+
+        Done before any file is replaced, in one transaction synced to disk: a ``kill -9``
+        (or a power cut) after a replace and before :meth:`learn_writes` then leaves a file
+        the next run recognises as tagger's own write instead of "changed since the scan".
+        """
+        now = now_iso()
+        self.conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._transaction():
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO tag_backups (path_key, field, kind, snapshot, saved_at)"
+                    " VALUES (?, '=written', '', ?, ?)",
+                    [(key, json.dumps([size, mtime_ns]), now) for key, size, mtime_ns in writes],
+                )
+        finally:
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def expected_write(self, key: bytes) -> tuple[int, int] | None:
+        """The (size, mtime_ns) noted by :meth:`expect_writes` and not yet learnt, or None."""
+        row = self.conn.execute(
+            "SELECT snapshot FROM tag_backups WHERE path_key = ? AND field = '=written'", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        size, mtime_ns = json.loads(row[0])
+        return int(size), int(mtime_ns)
+
+    def learn_writes(self, files: Iterable[tuple[int, bytes, int, int]]) -> None:
+        """Each ``(track_id, path_key, size, mtime_ns)``: the track's file now has this size
+        and mtime (tagger wrote it), so a scan will not re-analyse it; its note goes. Runs in
+        the caller's transaction."""
+        rows = list(files)
+        self.conn.executemany("UPDATE tracks SET size = ?, mtime_ns = ? WHERE id = ?",
+                              [(size, mtime_ns, track_id) for track_id, _k, size, mtime_ns in rows])
+        self.conn.executemany("DELETE FROM tag_backups WHERE path_key = ? AND field = '=written'",
+                              [(key,) for _t, key, _s, _m in rows])
+
     # -- reads ----------------------------------------------------------------------------
     def known_tracks(self) -> dict[bytes, KnownTrack]:
         """Every stored track's change-detection fields, in one query (re-scans stat, then look up)."""
@@ -395,5 +438,5 @@ class _Transaction:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is None:
             self.conn.execute("COMMIT")
-        else:
+        elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
             self.conn.execute("ROLLBACK")

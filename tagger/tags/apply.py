@@ -14,10 +14,11 @@ Lists are alphabetical, so re-tagging after a rescan that found the same instrum
 nothing to change and leaves the file alone. An empty list removes the field.
 
 After a successful write the track's ``size`` and ``mtime_ns`` in the store are set to the new
-file's, so the next ``tagger scan`` sees the file as unchanged and does not re-analyse it. (Files
-are replaced a batch at a time and the batch is recorded right after; a ``kill -9`` between the
-two leaves at most one batch of whole, tagged files that the store still describes by their
-old size and mtime: the next scan re-analyses those few, nothing is lost.)
+file's, so the next ``tagger scan`` sees the file as unchanged and does not re-analyse it. Files
+are replaced a batch at a time and the batch is recorded right after; so that a ``kill -9``
+between the two cannot make the next run refuse those files as "changed since the scan", the
+size and mtime each new file will have are noted in the store (synced) before any replace, and
+a file found in exactly that state is tagger's own write: accepted, and recorded then.
 Problems are outcomes (``status="error"`` with a one-line reason), never exceptions: one bad
 file does not stop a run of ten thousand.
 """
@@ -36,10 +37,10 @@ from tagger.store.db import Store, display_path, path_key
 from tagger.tags.backups import Backup, drop_backup, load_backup, save_backups
 from tagger.tags.fields import FIELDS, INSTRUMENTS, INSTRUMENTS_LEAD, INSTRUMENTS_MODEL
 from tagger.tags.files import (
-    FieldChange, FileState, PendingWrite, commit_writes, discard, prepare_update, read_fields,
-    remove_stale_temps,
+    FieldChange, FileState, FileUpdate, PendingWrite, commit_writes, discard, prepare_update,
+    read_fields, remove_stale_temps,
 )
-from tagger.tags.formats import TagError
+from tagger.tags.formats import TagError, out_of_room
 
 Status = Literal["changed", "unchanged", "skipped", "error"]
 # A track id, a ``tracks`` row, a query hit (.track_id), a scan's TrackResult (.path) or a path.
@@ -112,8 +113,9 @@ def tag_tracks(
     Outcomes come in input order (a track listed twice is done once), a batch of ``BATCH`` at a
     time: the batch's files are replaced together, then recorded in one store transaction.
     ``remove`` restores what the fields held before tagger first wrote them (the backup taken
-    then). Without a backup (a store that never wrote this file) it deletes the fields only
-    when ``INSTRUMENTS_MODEL`` marks them as tagger's, so a user's own INSTRUMENTS survives.
+    then; a file that had no tag at all gets its tag-less bytes back). Without a backup (a
+    store that never wrote this file) it deletes the fields only when ``INSTRUMENTS_MODEL``
+    marks them as tagger's, so a user's own INSTRUMENTS survives.
     """
     seen: set[int] = set()
     cleaned: set[str] = set()
@@ -154,6 +156,7 @@ class _Item:
     pending: PendingWrite | None = None
     backup: FileState | None = None  # the file's state, to save before the write lands
     drop_backup: bool = False  # remove mode: the backup is restored once this write lands
+    learn: tuple[int, int] | None = None  # unwritten, but as our killed write left it: record
 
 
 def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
@@ -175,43 +178,51 @@ def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
             remove_stale_temps(folder)
     item = _Item(TagOutcome(display_path(key), track_id, "unchanged", dry_run=dry_run), key)
     expected = (size, mtime_ns)
-    if remove:
-        backup = load_backup(store, key)
-        item.drop_backup = backup is not None and not dry_run
-        item.job = partial(_remove_job, path=path, backup=backup, expected=expected)
-    elif status != "ok":
+    own = store.expected_write(key)
+    backup = load_backup(store, key) if remove else None
+    if status != "ok" and backup is None:
+        # A failed scan: nothing of ours to write, and (no backup) nothing of ours to remove.
         item.outcome.status = "skipped"
         item.outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
+    elif remove:
+        item.drop_backup = backup is not None and not dry_run
+        item.job = partial(_remove_job, path=path, backup=backup, expected=expected, own=own)
     else:
         item.job = partial(_write_job, path=path, values=desired_fields(store, track_id, model),
-                           expected=expected)
+                           expected=expected, own=own)
     return item
 
 
 def _write_job(item: _Item, *, path: str, values: dict[str, list[str]],
-               expected: tuple[int | None, int | None]) -> None:
+               expected: tuple[int | None, int | None], own: tuple[int, int] | None) -> None:
     def keep(state: FileState) -> None:
         item.backup = state
 
-    update, item.pending = prepare_update(path, values=values, expected=expected,
+    update, item.pending = prepare_update(path, values=values, expected=expected, own_write=own,
                                           dry_run=item.outcome.dry_run, before_write=keep)
+    _note(item, update)
+
+
+def _note(item: _Item, update: FileUpdate) -> None:
+    """The job's result on the outcome; a file our killed run wrote is learnt even unchanged."""
     item.outcome.changes = update.changes
     if update.changes:
         item.outcome.status = "changed"
+    if update.own_write and item.pending is None and not item.outcome.dry_run:
+        item.learn = (update.size, update.mtime_ns)
 
 
 def _remove_job(item: _Item, *, path: str, backup: Backup | None,
-                expected: tuple[int | None, int | None]) -> None:
+                expected: tuple[int | None, int | None], own: tuple[int, int] | None) -> None:
     if backup is None and not read_fields(path).values[INSTRUMENTS_MODEL.name]:
         return  # no backup and no model stamp: whatever INSTRUMENTS holds, we did not write it
     restore = {f.name: (backup.snapshots.get(f.name) if backup else None) for f in FIELDS}
     update, item.pending = prepare_update(
         path, restore=restore, restore_kind=backup.kind if backup else None,
-        expected=expected, dry_run=item.outcome.dry_run,
+        restore_no_tag=backup is not None and not backup.had_tag,
+        expected=expected, own_write=own, dry_run=item.outcome.dry_run,
     )
-    item.outcome.changes = update.changes
-    if update.changes:
-        item.outcome.status = "changed"
+    _note(item, update)
 
 
 def _run_job(item: _Item) -> None:
@@ -222,6 +233,7 @@ def _run_job(item: _Item) -> None:
     except (TagError, OSError) as exc:
         item.outcome.status, item.outcome.error = "error", _one_line(exc)
         item.drop_backup = False
+        item.learn = None
 
 
 def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Iterator[TagOutcome]:
@@ -235,29 +247,46 @@ def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Itera
     backups = [item for item in writes if item.backup is not None]
     if backups:
         try:  # the backups must be in the store before any original is replaced
-            save_backups(store, [(i.key, i.backup.kind, i.backup.snapshots) for i in backups])
+            save_backups(store, [(i.key, i.backup.kind, i.backup.snapshots, i.backup.had_tag)
+                                 for i in backups])
         except sqlite3.Error as exc:
             discard([item.pending for item in writes])
+            error = out_of_room(exc) or TagError(
+                f"could not save the backup of the old values ({exc}); file left as it was")
             for item in writes:
                 item.pending = None
                 item.outcome.status = "error"
-                item.outcome.error = f"could not save the backup of the old values: {exc}"
+                item.outcome.error = str(error)
             writes = []
-    for item, error in zip(writes, commit_writes([item.pending for item in writes])):
+    def note(files: list[tuple[str, int, int]]) -> None:
+        try:
+            store.expect_writes([(path_key(path), size, mtime) for path, size, mtime in files])
+        except sqlite3.Error as exc:
+            raise out_of_room(exc) or TagError(
+                f"could not note the write in the store ({exc}); file left as it was") from None
+
+    pendings = [item.pending for item in writes]
+    for item, error in zip(writes, commit_writes(pendings, before_replace=note)):
         if error is not None:
             item.outcome.status, item.outcome.error = "error", str(error)
             item.drop_backup = False
-    written = [item for item in writes if item.pending.update.written]
-    if written or any(item.drop_backup for item in items):
-        with _transaction(store):
-            store.conn.executemany(
-                "UPDATE tracks SET size = ?, mtime_ns = ? WHERE id = ?",
-                [(i.pending.update.size, i.pending.update.mtime_ns, i.outcome.track_id)
-                 for i in written],
-            )
-            for item in items:
-                if item.drop_backup:
-                    drop_backup(store, item.key)
+    learnt = [(i.outcome.track_id, i.key, i.pending.update.size, i.pending.update.mtime_ns)
+              for i in writes if i.pending.update.written]
+    learnt += [(i.outcome.track_id, i.key, *i.learn) for i in items if i.learn is not None]
+    if learnt or any(item.drop_backup for item in items):
+        try:
+            with _transaction(store):
+                store.learn_writes(learnt)
+                for item in items:
+                    if item.drop_backup:
+                        drop_backup(store, item.key)
+        except sqlite3.Error as exc:  # the files are written; their notes let a rerun learn them
+            reason = out_of_room(exc) or exc
+            for item in writes:
+                if item.pending.update.written:
+                    item.outcome.status = "error"
+                    item.outcome.error = (f"written, but the store could not record it ({reason});"
+                                          " the next tag run will")
     for item in items:
         item.pending = None  # committed or failed: nothing left to discard
         yield item.outcome
@@ -279,7 +308,10 @@ class _transaction:
         self.conn.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
+            self.conn.execute("ROLLBACK")
 
 
 def summarize(outcomes: Iterable[TagOutcome]) -> dict[str, int]:

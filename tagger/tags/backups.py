@@ -3,7 +3,9 @@
 The backup is taken once, before the *first* write to a file, and kept until
 ``tagger tag --remove`` has restored it: later writes (a rescan with a new model, say) must not
 overwrite it with our own earlier values. A row per field, ``snapshot`` NULL when the file had
-nothing there, so "absent" is restored as absent.
+nothing there, so "absent" is restored as absent. Rows whose ``field`` starts with ``=`` are
+facts about the whole file, not fields: ``=no-tag`` says it had no tag at all (an MP3 without
+ID3, a WAV without an ID3 chunk), so removing our fields removes the tag too.
 """
 
 from __future__ import annotations
@@ -21,10 +23,15 @@ class Backup:
 
     kind: str
     snapshots: dict[str, Snapshot]
+    had_tag: bool = True
 
 
-def save_backups(store: Store, backups: list[tuple[bytes, str, dict[str, Snapshot]]]) -> int:
-    """Record each ``(path_key, kind, snapshots)`` unless that file has a backup already.
+NO_TAG = "=no-tag"
+
+
+def save_backups(store: Store,
+                 backups: list[tuple[bytes, str, dict[str, Snapshot], bool]]) -> int:
+    """Record each ``(path_key, kind, snapshots, had_tag)`` unless that file has a backup already.
 
     One transaction for all, so a file's backup is whole or absent; returns how many files
     got one (a file that already has a backup keeps its older, truly original one).
@@ -34,10 +41,12 @@ def save_backups(store: Store, backups: list[tuple[bytes, str, dict[str, Snapsho
     conn.execute("BEGIN IMMEDIATE")
     try:
         now = now_iso()
-        for key, kind, snapshots in backups:
-            if conn.execute("SELECT 1 FROM tag_backups WHERE path_key = ? LIMIT 1",
-                            (key,)).fetchone():
+        for key, kind, snapshots, had_tag in backups:
+            if conn.execute("SELECT 1 FROM tag_backups WHERE path_key = ? AND field NOT LIKE"
+                            " '=%' LIMIT 1", (key,)).fetchone():
                 continue
+            if not had_tag:
+                snapshots = {**snapshots, NO_TAG: None}
             conn.executemany(
                 "INSERT INTO tag_backups (path_key, field, kind, snapshot, saved_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -47,7 +56,8 @@ def save_backups(store: Store, backups: list[tuple[bytes, str, dict[str, Snapsho
             saved += 1
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
+            conn.execute("ROLLBACK")
         raise
     return saved
 
@@ -57,12 +67,14 @@ def load_backup(store: Store, key: bytes) -> Backup | None:
     rows = store.conn.execute(
         "SELECT field, kind, snapshot FROM tag_backups WHERE path_key = ?", (key,)
     ).fetchall()
-    if not rows:
+    fields = [(f, k, s) for f, k, s in rows if not f.startswith("=")]
+    if not fields:
         return None
-    kinds = {kind for _f, kind, _s in rows}
+    kinds = {kind for _f, kind, _s in fields}
     return Backup(
         kind=kinds.pop() if len(kinds) == 1 else "mixed",
-        snapshots={f: None if s is None else json.loads(s) for f, _k, s in rows},
+        snapshots={f: None if s is None else json.loads(s) for f, _k, s in fields},
+        had_tag=not any(f == NO_TAG for f, _k, _s in rows),
     )
 
 

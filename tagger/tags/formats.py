@@ -14,6 +14,7 @@ ID3v1, APE) is copied, never re-encoded.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -42,6 +43,32 @@ class TagError(Exception):
     """One file could not be read or written; the message is one line for the user."""
 
 
+_NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_SQLITE_FULL = 13
+
+
+def out_of_room(exc: BaseException) -> TagError | None:
+    """The one-line error for a write that ran out of room, whatever wrapped it, else None.
+
+    A full disk surfaces as an OSError, as mutagen's error around one, or as SQLite's
+    "database or disk is full"; the user should read the real reason every time, not the
+    wrapper's words (or a failed rollback's).
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _NO_ROOM:
+            return TagError(f"{os.strerror(e.errno)}; file left as it was")
+        if getattr(e, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return TagError(f"{os.strerror(errno.ENOSPC)}; file left as it was")
+        todo += [e.__cause__, e.__context__, *(a for a in e.args if isinstance(a, BaseException))]
+    return None
+
+
 @dataclass(frozen=True)
 class Container:
     """One tag-able format: its mutagen class, tag kind, save routine and audio spans."""
@@ -56,6 +83,7 @@ class Container:
     saver: Callable[[mutagen.FileType, str, str], None] = field(
         default=lambda mf, src, dst: mf.save(dst))
     rebuilds: bool = False  # the saver builds dst from src itself: no copy beforehand
+    stripper: Callable[[mutagen.FileType, str, str], None] | None = None  # dst without a tag
 
     def load(self, path: str) -> mutagen.FileType:
         try:
@@ -73,6 +101,13 @@ class Container:
     def save(self, mf: mutagen.FileType, src: str, dst: str) -> None:
         """Write ``mf``'s tags into ``dst``: a byte copy of ``src``, or (``rebuilds``) empty."""
         self.saver(mf, src, dst)
+
+    def strip(self, mf: mutagen.FileType, src: str, dst: str) -> None:
+        """Write ``dst`` as ``src`` with no tag at all (ID3 kinds only): undo tagging a file
+        that had none, byte for byte, instead of leaving an empty tag and its padding."""
+        if self.stripper is None:
+            raise TagError(f"cannot remove the whole tag of a {self.name} file")
+        self.stripper(mf, src, dst)
 
     def check_id3(self, path: str, mf: mutagen.FileType) -> None:
         """Refuse a tag mutagen would not write back frame for frame (see ``id3check``)."""
@@ -124,6 +159,19 @@ def _save_mp3(mf: mutagen.FileType, src: str, dst: str) -> None:
             copy_range(fsrc, start, length, fdst)
 
 
+def _strip_mp3(mf: mutagen.FileType, src: str, dst: str) -> None:
+    """The original's bytes after its ID3v2 tag, and nothing before them."""
+    with open(src, "rb") as fsrc:
+        start = payload.id3v2_end(fsrc)
+        with open(dst, "wb") as fdst:
+            copy_range(fsrc, start, os.fstat(fsrc.fileno()).st_size - start, fdst)
+
+
+def _strip_iff(mf: mutagen.FileType, src: str, dst: str) -> None:
+    """WAV/AIFF (``dst`` a copy of ``src``): the ID3 chunk deleted, the RIFF/FORM size fixed."""
+    mf.tags.delete(dst)
+
+
 def copy_range(fsrc: BinaryIO, start: int, length: int, fdst: BinaryIO) -> None:
     """Copy ``length`` bytes from ``start`` in the kernel (reflinks where the file system can)."""
     src_fd, dst_fd = fsrc.fileno(), fdst.fileno()
@@ -150,13 +198,13 @@ def copy_range(fsrc: BinaryIO, start: int, length: int, fdst: BinaryIO) -> None:
 
 CONTAINERS: tuple[Container, ...] = (
     Container("mp3", MP3, "id3", payload.mp3_spans, _ID3_KW, lambda f, size: 0,
-              saver=_save_mp3, rebuilds=True),
+              saver=_save_mp3, rebuilds=True, stripper=_strip_mp3),
     Container("wav", WAVE, "id3", payload.wav_spans, _ID3_KW,
               partial(payload.iff_chunk_offset, little=True, chunk_id=b"id3 "),
-              saver=_save_iff_id3),
+              saver=_save_iff_id3, stripper=_strip_iff),
     Container("aiff", AIFF, "id3", payload.aiff_spans, _ID3_KW,
               partial(payload.iff_chunk_offset, little=False, chunk_id=b"id3 "),
-              saver=_save_iff_id3),
+              saver=_save_iff_id3, stripper=_strip_iff),
     Container("flac", FLAC, "vorbis", payload.flac_spans),
     Container("ogg", OggVorbis, "vorbis", payload.vorbis_spans),
     Container("opus", OggOpus, "vorbis", payload.opus_spans),
