@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also train on non-commercial / unclear-licence recordings")
     args = ap.parse_args(argv)
     try:
-        fixtures = tuple(d for d in args.train_fixtures.split(",") if d)
+        fixtures = tuple(d for d in args.train_on_fixtures.split(",") if d)
         plan = replace(QUICK if args.quick else FULL, train_fixtures=fixtures)
         bank = build_cache(args.cache, quick=args.quick, real_root=args.real, strict=args.strict,
                            allow_restricted=args.allow_restricted, plan=plan)
