@@ -120,7 +120,8 @@ def test_patches_logits_embeddings_and_batching() -> None:
         scores = net.scores(wave)
     assert logits.shape == (3, 9, 521) and emb.shape == (3, 9, 1024)  # 498 frames -> 9 patches
     assert short.shape == (3, 1, 521)
-    torch.testing.assert_close(one[0], logits[1], atol=1e-4, rtol=0)  # batch-size-dependent kernels: float sums in another order
+    # 1e-4: a batch of another size runs other kernels (float sums in another order)
+    torch.testing.assert_close(one[0], logits[1], atol=1e-4, rtol=0)
     torch.testing.assert_close(scores, torch.sigmoid(logits))
     torch.testing.assert_close(short[:, 0], logits[:, 0], atol=1e-4, rtol=0)  # patch 0 = 1st 0.975 s
 

@@ -37,6 +37,11 @@ def validation_summary(validation: dict[str, Any], *, limit: int = 4) -> str:
     ``{"per_class": {"sax": {"ap": 0.9}, ...}}``; top-level numbers are shown as they are,
     a dict of numbers as ``name metric``, and a dict of per-class dicts as class means.
     """
+    real = validation.get("realdev")
+    if isinstance(real, dict) and "mAP" in real:  # the benchmark models are judged on
+        held = real.get("presence_cross_validated") or {}
+        return (f"realdev mAP {real['mAP']:.3g}, top-1 {real.get('top1_single', 0):.3g}, "
+                f"reported P/R {held.get('precision', 0):.2f}/{held.get('recall', 0):.2f}")
     parts: list[str] = [f"{k} {v:.3g}" for k, v in _numbers(validation).items()
                         if k not in BOOKKEEPING]
     for key, value in validation.items():
