@@ -125,13 +125,18 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def die_with_parent(parent: int, worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: end this worker as soon as the scan process dies.
+    """DataLoader ``worker_init_fn``: end this worker as soon as the scan process dies, and
+    leave Ctrl-C to the scan process.
 
     Why: PyTorch's workers notice a dead parent only between items (every 5 s at best, never
     while decoding a long track), so a scan killed with ``kill -9`` left its workers running.
     On Linux the kernel sends SIGKILL (workers hold nothing worth saving); elsewhere a thread
     polls the parent. Use as ``functools.partial(die_with_parent, os.getpid())``.
     """
+    # Ctrl-C reaches the whole foreground group: only the scan process answers it (it saves
+    # the finished tracks and stops its workers); a worker dying of it first turned the
+    # interrupt into a failed scan.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     armed = False
     if sys.platform.startswith("linux"):
         try:

@@ -7,10 +7,13 @@ segmenter -> store, committing finished tracks in small transactions so a killed
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -259,6 +262,19 @@ class _TrackScores:
         return self.duration_s is not None and sum(map(len, self.presence)) == self.received
 
 
+def _start_workers(loader: DataLoader) -> Iterator[Any]:
+    """``iter(loader)`` with Ctrl-C ignored while the workers fork: they inherit that, so an
+    interrupt during their start-up reaches only this process, which saves what is finished
+    (a worker killed by it would turn the interrupt into failed tracks)."""
+    if not loader.num_workers or threading.current_thread() is not threading.main_thread():
+        return iter(loader)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return iter(loader)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, device: torch.device,
          options: ScanOptions, sink: ResultSink, progress: ScanProgress) -> None:
     """The local engine: DataLoader workers decode, this process batches and scores."""
@@ -299,7 +315,7 @@ def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, devi
                 state.foreground.append(fg)
             finish_if_complete(index)
 
-    for item in loader:
+    for item in _start_workers(loader):
         if isinstance(item, Piece):
             tracks.setdefault(item.track, _TrackScores()).received += len(item.windows)
             collect(scorer.add(item.track, item.windows))
