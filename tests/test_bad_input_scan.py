@@ -106,7 +106,10 @@ def test_ctrl_c_mid_scan_keeps_every_track_reported_finished_and_none_in_part(
     proc = subprocess.Popen(
         [sys.executable, "-m", "tagger", "scan", str(lib), "--db", str(db), "--model",
          str(tiny_model), "--workers", "1", "-q"],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # A terminal's foreground job: a test run started in the background (`make test &`,
+        # nohup, some CI runners) ignores SIGINT, and children inherit that through exec.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[str] = []
     try:
         assert proc.stderr is not None
