@@ -37,6 +37,7 @@ from tagger.evaluate import score_clips, sigmoid, top1_accuracy  # noqa: E402
 from tagger.train.metrics import (average_precision, best_f1_threshold,  # noqa: E402
                                   precision_recall_f1, roc_auc)
 from tagger.model.card import ModelCard  # noqa: E402
+from tagger.realdev.sets import FIXTURE_CLASSES  # noqa: E402
 from tagger.taxonomy import CLASSES  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -47,20 +48,8 @@ FOLD_A = ("philharmonia", "tonejs-instruments", "github:Tonejs/audio", "github:m
           "github:GrandOrgue/grandorgue")
 SPLIT_BY_FILE = ("organ", "synth")  # one source each: split their files across the folds
 
-# mirdata fixture excerpts: path fragment -> our classes (empty = an instrument we do not tag).
-# Unknown mixtures (IRMAS test, OpenMIC, iKala) are left out.
-EXCERPT_CLASSES: dict[str, tuple[str, ...]] = {
-    "filosax/Sax": ("saxophone",), "filosax/Bass_Drums": ("bass", "drums"),
-    "filosax/Piano_Drums": ("piano", "drums"), "phenicx_anechoic/cello": ("cello",),
-    "phenicx_anechoic/clarinet": ("clarinet",), "phenicx_anechoic/doublebass": ("bass",),
-    "phenicx_anechoic/flute": ("flute",), "phenicx_anechoic/violin": ("violin",),
-    "phenicx_anechoic/bassoon": (), "phenicx_anechoic/horn": (), "phenicx_anechoic/oboe": (),
-    "phenicx_anechoic/viola": (), "dagstuhl_choirset/": ("voice",), "vocadito/": ("voice",),
-    "tonas/": ("voice",), "compmusic_jingju_acappella/": ("voice",),
-    "egfxset/": ("electric_guitar",), "idmt_smt_audio_effects/": ("electric_guitar",),
-    "irmas/[cla]": ("clarinet",), "maestro/": ("piano",), "tinysol/Cb": ("bass",),
-    "tinysol/Fl": ("flute",),
-}
+# mirdata fixture excerpts: path fragment -> our classes, one table shared with realdev.
+EXCERPT_CLASSES = FIXTURE_CLASSES
 DRUM_FINE = ("percussion/snare drum", "percussion/bass drum", "percussion/tom-toms",
              "percussion/tenor drum")
 DISTRACTOR_LABELS = ("brass", "woodwind", "plucked")

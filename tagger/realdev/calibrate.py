@@ -14,17 +14,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from tagger.realdev.report import label_matrix, presence, reported, track_scores
+from tagger.realdev.report import label_matrix, presence, reported
 from tagger.realdev.scores import WindowScores
 from tagger.realdev.sets import Item
-from tagger.segments import SegmenterConfig, smooth
+from tagger.segments import SegmenterConfig, smooth, track_score
 
 MIN_POSITIVES = 3
 FLOOR, CEILING = 0.02, 0.98
 
 
 def _smoothed_scores(ws: WindowScores, width: int) -> np.ndarray:
-    return np.stack([smooth(p, width).max(axis=0) for p in ws.presence])
+    """[N, C]: each item's track score as the segmenter computes it."""
+    return np.stack([track_score(smooth(p, width)) for p in ws.presence])
 
 
 def _threshold_for(scores: np.ndarray, labels: np.ndarray, target: float) -> float | None:
@@ -97,4 +98,4 @@ def pr_curve(ws: WindowScores, items: Sequence[Item], config: SegmenterConfig,
     return curve
 
 
-__all__ = ["fit_thresholds", "cross_validated", "pr_curve", "with_thresholds", "track_scores"]
+__all__ = ["fit_thresholds", "cross_validated", "pr_curve", "with_thresholds"]
