@@ -145,3 +145,14 @@ def test_bad_layout_options_are_one_line_usage_errors(tmp_path: Path, args, mess
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.output
+
+
+def test_dry_run_names_a_layout_change(pristine, tmp_path: Path) -> None:
+    files = copy_library({"flac": pristine["flac"]}, tmp_path / "music")
+    store_for(tmp_path / "t.db", list(files.values())).close()
+    runner, db = CliRunner(), str(tmp_path / "t.db")
+    assert runner.invoke(app, ["tag", "--db", db, "--all", "--multi-value", "list"]).exit_code == 0
+    result = runner.invoke(app, ["tag", "--db", db, "--all", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert ("  ~ INSTRUMENTS: bass; drums; voice (same values, rewritten in the new layout)"
+            in result.output.splitlines())

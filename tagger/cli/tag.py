@@ -102,6 +102,8 @@ def _print_changes(outcome: TagOutcome) -> None:
     for c in outcome.changes:
         old, new = escape(_values(c.old)), escape(_values(c.new))
         text = {"add": new, "remove": old, "change": f"{old} → {new}"}[c.action]
+        if c.old == c.new:  # a file tagged in the other --multi-value layout
+            text = f"{new} (same values, rewritten in the new layout)"
         console.print(f"  {_SYMBOL[c.action]} {c.field}: {text}", highlight=False, soft_wrap=True)
 
 
