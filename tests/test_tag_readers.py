@@ -107,7 +107,8 @@ def test_files_tagged_as_lists_read_back_and_move_to_the_new_layout(
     [again] = tag_tracks(store, track_ids(store))  # the default layout: joined
     assert again.status == "changed"
     assert [(c.field, c.old, c.new) for c in again.changes] == [
-        ("INSTRUMENTS", PRESENT, PRESENT), ("INSTRUMENTS_LEAD", ["bass", "voice"], ["bass", "voice"])]
+        ("INSTRUMENTS", PRESENT, PRESENT),
+        ("INSTRUMENTS_LEAD", ["bass", "voice"], ["bass", "voice"])]
     assert raw_values(path, variant, "INSTRUMENTS") == joined(PRESENT)
     [same] = tag_tracks(store, track_ids(store))
     assert same.status == "unchanged"

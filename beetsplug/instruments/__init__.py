@@ -104,7 +104,8 @@ def media_field(field: Field, options: TagOptions = DEFAULT_OPTIONS) -> MediaFie
 
 def plugin_options(conf: Any) -> TagOptions:
     """TagOptions from the plugin's config and beets' own ``id3v23`` setting."""
-    return TagOptions(multi_value=conf["multi_value"].as_str(), separator=conf["separator"].as_str(),
+    return TagOptions(multi_value=conf["multi_value"].as_str(),
+                      separator=conf["separator"].as_str(),
                       id3_version=3 if beets_config["id3v23"].get(bool) else 4)
 
 

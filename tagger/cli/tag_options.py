@@ -1,4 +1,4 @@
-"""The options that say how tags are laid out, shared by ``tagger tag`` and ``scan --write-tags``."""
+"""How tags are laid out: the options ``tagger tag`` and ``scan --write-tags`` share."""
 
 from __future__ import annotations
 

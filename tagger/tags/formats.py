@@ -3,9 +3,10 @@
 A :class:`Container` is the one place format knowledge lives. Loading is *lossless on purpose*:
 ID3 tags load with ``translate=False`` (an ID3v2.3 tag stays v2.3 frame for frame instead of
 being upgraded in memory) and ``load_v1=False`` (otherwise mutagen merges the ID3v1 tag into
-the v2 frames, and saving would copy it there). Saving keeps the ID3 version and writes several
-values NUL-separated (``v23_sep=None``), which is what mutagen, and so beets and Picard, reads
-back as a list, and which leaves every other multi-value frame exactly as it was.
+the v2 frames, and saving would copy it there). Saving keeps the ID3 version (a new tag gets
+the one asked for, :mod:`tagger.tags.options`) and writes lists NUL-separated
+(``v23_sep=None``), which is what mutagen, and so beets and Picard, reads back as a list, and
+which leaves every other multi-value frame exactly as it was.
 
 MP3s are rebuilt as *new ID3v2 tag + the original bytes after the old tag*: mutagen's own save
 would rewrite any ID3v1 tag from the v2 frames, and this way whatever follows the tag (frames,

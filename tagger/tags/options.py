@@ -40,7 +40,8 @@ class TagOptions:
 
     def __post_init__(self) -> None:
         if self.multi_value not in MULTI_VALUES:
-            raise ValueError(f"multi-value layout must be joined or list (got {self.multi_value!r})")
+            raise ValueError(
+                f"multi-value layout must be joined or list (got {self.multi_value!r})")
         if not self.separator.strip():
             raise ValueError("the separator needs a visible character (e.g. '; ')")
         if self.id3_version not in (3, 4):
