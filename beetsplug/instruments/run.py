@@ -25,10 +25,14 @@ from tagger.tags.fields import FIELDS_BY_NAME
 
 
 class _LogProgress(ScanProgress):
-    """Scanner callbacks as beets log lines: one per file that failed, nothing per success."""
+    """Scanner callbacks as beets output: what will be analysed, one line per file that failed."""
 
     def __init__(self, log: logging.Logger):
         self.log = log
+
+    def planned(self, to_scan: int, skipped: int) -> None:
+        if to_scan:  # a long scan should not start silently
+            ui.print_(f"instruments: analysing {to_scan} file(s) ({skipped} unchanged)...")
 
     def track_done(self, path: str, audio_s: float, error: str | None) -> None:
         if error:
