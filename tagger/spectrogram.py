@@ -16,7 +16,7 @@ __all__ = ["FMIN_HZ", "mel_filters", "log_mel_db", "mel_axis"]
 
 FMIN_HZ = 30.0  # below this is rumble, and the lowest bands would be narrower than an FFT bin
 # Frequencies labelled on a mel axis: those outside FMIN_HZ..Nyquist, or closer to the one
-# below than TICK_GAP of the axis (labels would overlap), are dropped.
+# below than a share of the axis (TICK_GAP unless told: labels would overlap), are dropped.
 HZ_TICKS = (100, 250, 500, 1000, 2000, 4000, 8000, 16000)
 TICK_GAP = 0.045
 
@@ -70,7 +70,8 @@ def _hz_to_mel(hz: float) -> float:
     return 2595.0 * float(np.log10(1.0 + hz / 700.0))  # HTK, as the filters
 
 
-def mel_axis(sample_rate: int, n_mels: int) -> tuple[tuple[float, float], list[tuple[float, str]]]:
+def mel_axis(sample_rate: int, n_mels: int, *, min_gap: float = TICK_GAP
+             ) -> tuple[tuple[float, float], list[tuple[float, str]]]:
     """Where the rows of a :func:`log_mel_db` image sit on a mel axis, and Hz ticks for it.
 
     Returns ``((bottom, top), [(mel, "500"), (mel, "1k"), ...])``: drawn with that vertical
@@ -82,7 +83,7 @@ def mel_axis(sample_rate: int, n_mels: int) -> tuple[tuple[float, float], list[t
     ticks: list[tuple[float, str]] = []
     for hz in HZ_TICKS:
         mel = _hz_to_mel(hz)
-        apart = not ticks or mel - ticks[-1][0] >= TICK_GAP * (high - low)
+        apart = not ticks or mel - ticks[-1][0] >= min_gap * (high - low)
         if FMIN_HZ < hz < sample_rate / 2 and apart:
             ticks.append((mel, f"{hz // 1000}k" if hz >= 1000 else str(hz)))
     return (low + step / 2, high - step / 2), ticks

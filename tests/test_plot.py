@@ -69,7 +69,8 @@ def test_plot_of_a_scanned_track_has_a_lane_per_instrument(scanned: Path) -> Non
 
     # Two panels: the spectrogram above the lanes; Hz on a mel axis, time in m:ss under both.
     assert spec_ax.get_position().y0 > lanes_ax.get_position().y1
-    assert "Hz" in spec_ax.get_ylabel() and "1k" in [t.get_text() for t in spec_ax.get_yticklabels()]
+    assert "Hz" in spec_ax.get_ylabel()
+    assert "1k" in [t.get_text() for t in spec_ax.get_yticklabels()]
     assert [t.get_text() for t in lanes_ax.get_xticklabels()][:3] == ["0:00", "0:10", "0:20"]
 
     pixels = image.imread(out)[:, :, :3]

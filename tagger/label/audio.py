@@ -17,6 +17,7 @@ import numpy as np
 import soxr
 
 SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
+SPECTROGRAM_MELS = 128  # rows of the page's spectrogram image
 
 
 class AudioError(Exception):
@@ -103,7 +104,7 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = 128,
+def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = SPECTROGRAM_MELS,
                     n_fft: int = 2048, hop: int = 512) -> bytes:
     """The clip's display spectrogram (:mod:`tagger.spectrogram`, as ``show --plot`` draws it)
     as a PNG, low frequencies at the bottom, one pixel per frame and mel band.
@@ -122,6 +123,17 @@ def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = 128,
     buffer = io.BytesIO()
     image.imsave(buffer, db, cmap="magma", vmin=-80.0, vmax=0.0, origin="lower", format="png")
     return buffer.getvalue()
+
+
+def frequency_ticks(sample_rate: int = SERVE_RATE, n_mels: int = SPECTROGRAM_MELS
+                    ) -> list[dict[str, float | str]]:
+    """Where the page labels its spectrogram's frequency axis: ``{"at": fraction of the image's
+    height from the bottom, "label": "1k"}`` for the image :func:`spectrogram_png` makes."""
+    from tagger.spectrogram import mel_axis
+
+    (bottom, top), ticks = mel_axis(sample_rate, n_mels, min_gap=0.08)  # the page's is ~190 px
+    return [{"at": round((mel - bottom) / (top - bottom), 4), "label": label}
+            for mel, label in ticks]
 
 
 class ClipCache:
