@@ -83,7 +83,7 @@ def _draw_spectrogram(fig: Figure, rect: Sequence[float], cbar_rect: Sequence[fl
     mel_db = log_mel_db(audio, sample_rate=sample_rate, hop_length=hop_length, n_mels=n_mels)
     (bottom, top), ticks = mel_axis(sample_rate, n_mels)
     half = hop_length / sample_rate / 2  # column k is centred on k * hop
-    ax = fig.add_axes(rect, label="spectrogram")
+    ax = fig.add_axes(rect, label="spectrogram", facecolor="black")  # black: no audio there
     image = ax.imshow(mel_db, origin="lower", aspect="auto", cmap="magma", vmin=-80.0, vmax=0.0,
                       extent=(-half, mel_db.shape[1] * 2 * half - half, bottom, top),
                       interpolation="nearest")
