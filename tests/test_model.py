@@ -1,7 +1,7 @@
 """The network, its frontend, the shipped model and the registry.
 
-Uses only the committed ``models/tagger-as.*`` and signals made here, never ../shared, so it runs
-in CI. (One extra check against the original EfficientAT checkpoint runs when ../shared exists.)
+Uses only the shipped ``tagger/models/tagger-as.*`` and signals made here, never ../shared, so it
+runs in CI. (One extra check against the original EfficientAT checkpoint runs when ../shared exists.)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from audiofiles import tone, write_audio  # noqa: E402
 
+from tagger.config import package_models_dir  # noqa: E402
 from tagger.model.card import FrontendConfig, ModelCard  # noqa: E402
 from tagger.model.frontend import LogMel, kaldi_mel_banks  # noqa: E402
 from tagger.model.mobilenet import MobileNetV3Audio, fold_batchnorm  # noqa: E402
@@ -30,7 +31,7 @@ from tagger.model.registry import (ModelNotFoundError, list_models, load_model, 
 from tagger.taxonomy import CLASSES  # noqa: E402
 
 torch.set_num_threads(2)
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = package_models_dir()
 SHIPPED_CARD = MODELS / "tagger-as.json"
 PRETRAINED = Path(__file__).resolve().parents[2] / "shared" / "pretrained" / "mn04_as_mAP_432.pt"
 

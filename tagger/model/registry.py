@@ -1,4 +1,4 @@
-"""Find, list and load models: ``models/NAME.json`` (the card) beside ``models/NAME.pt``.
+"""Find, list and load models: ``NAME.json`` (the card) beside ``NAME.pt`` in ``models_dir()``.
 
 ``--model NAME|PATH`` on the command line ends here. Nothing is downloaded: a model is a card
 and a ``state_dict`` on disk, so a scan is reproducible from the files alone.
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from tagger.config import package_models_dir
 from tagger.model.card import ModelCard
 from tagger.model.network import TaggerNet, build_network
 
@@ -24,11 +25,11 @@ class ModelNotFoundError(LookupError):
 
 
 def models_dir() -> Path:
-    """``$TAGGER_MODELS_DIR`` if set, else the repository's ``models/`` folder."""
+    """``$TAGGER_MODELS_DIR`` if set, else the models shipped in the package (``tagger/models``)."""
     env = os.environ.get(MODELS_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "models"
+    return package_models_dir()
 
 
 def _card_paths(folder: Path) -> list[Path]:
@@ -47,7 +48,7 @@ def list_models() -> list[ModelCard]:
 
 
 def default_model_name() -> str:
-    """``$TAGGER_MODEL``, else the first line of ``models/DEFAULT``, else ``tagger-as``."""
+    """``$TAGGER_MODEL``, else the first line of ``tagger/models/DEFAULT``, else ``tagger-as``."""
     env = os.environ.get(DEFAULT_ENV)
     if env:
         return env
