@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from tagger.cli.app import app
 from tagger.label.chunks import ChunkId, ChunkIndex, LabelQueue, clip_count, clip_table
-from tagger.label.dataset import labeled_clips, labeled_examples
+from tagger.label.dataset import labeled_clips
 from tagger.label.labels import counts, done_keys, export_csv, record_labels, record_skip
 from tagger.store import Store
 from tagger.taxonomy import UnknownInstrumentError
+from tagger.train.humanlabels import labeled_examples
 from test_label_support import CLASSES, make_store
 
 

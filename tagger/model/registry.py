@@ -13,15 +13,12 @@ import torch
 
 from tagger.config import package_models_dir
 from tagger.model.card import ModelCard
+from tagger.model.errors import ModelNotFoundError
 from tagger.model.network import TaggerNet, build_network
 
 MODELS_ENV = "TAGGER_MODELS_DIR"
 DEFAULT_ENV = "TAGGER_MODEL"
 FALLBACK_DEFAULT = "tagger-as"
-
-
-class ModelNotFoundError(LookupError):
-    """No card matches a name or path; the message lists what is installed."""
 
 
 def models_dir() -> Path:
