@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from tagger import taxonomy
+from tagger.errors import TaggerError
 from tagger.export import atomic_file
 from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, SegmentRow, Store, display_path
@@ -33,11 +34,11 @@ PALETTE = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#4
            "#800000", "#aaffc3", "#808000", "#ffd8b1", "#000075", "#808080")
 
 
-class TrackNotFoundError(LookupError):
+class TrackNotFoundError(TaggerError, LookupError):
     """No stored track (or more than one) matches what the user typed."""
 
 
-class AudioUnavailableError(OSError):
+class AudioUnavailableError(TaggerError, OSError):
     """The track's audio file cannot be read for plotting (moved, deleted, undecodable)."""
 
 

@@ -1,4 +1,4 @@
-"""The shape of the package, checked: imports go one way.
+"""The shape of the package, checked: imports go one way, and every error has one base.
 
 Layers (docs/ARCHITECTURE.md): the entry points (the CLI) may import features and the base;
 features (scan, tags, label, train, ...) may import each other without cycles, and the base;
@@ -10,6 +10,7 @@ is still a dependency), read from the source with ``ast``, so the test needs not
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -213,3 +214,38 @@ def test_tag_fields_load_without_the_writer_loop_or_the_store() -> None:
     loaded = _loaded_after("import tagger.tags.fields")
     assert "tagger.tags.fields" in loaded
     assert not {"tagger.tags.apply", "tagger.store", "tagger.store.db", "sqlite_utils"} & loaded
+
+
+EXCEPTION_CLASSES = r"""
+import importlib, json, pkgutil, tagger
+from tagger.errors import TaggerError
+found, stray = [], []
+for info in pkgutil.walk_packages(tagger.__path__, "tagger."):
+    if info.name == "tagger.__main__":
+        continue
+    module = importlib.import_module(info.name)
+    for obj in vars(module).values():
+        if (isinstance(obj, type) and issubclass(obj, BaseException)
+                and obj.__module__ == info.name):
+            found.append(f"{info.name}.{obj.__qualname__}")
+            if not issubclass(obj, TaggerError):
+                stray.append(found[-1])
+print(json.dumps({"found": found, "stray": stray}))
+"""
+
+
+def test_every_exception_class_derives_from_tagger_error() -> None:
+    out = subprocess.run([sys.executable, "-c", EXCEPTION_CLASSES], capture_output=True,
+                         text=True, check=True)
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert "tagger.store.errors.StoreError" in result["found"]  # the walk reached them
+    assert len(result["found"]) >= 20
+    assert result["stray"] == []
+    # classes defined anywhere else (inside a function) would escape the walk above
+    nested = [f"{path.name}:{node.lineno}" for path in PACKAGE.rglob("*.py")
+              for top in ast.parse(path.read_text(encoding="utf-8")).body
+              if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+              for node in ast.walk(top)
+              if isinstance(node, ast.ClassDef) and node is not top
+              and node.name.endswith(("Error", "Exception"))]
+    assert nested == []

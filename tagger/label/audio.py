@@ -16,10 +16,12 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
+from tagger.errors import TaggerError
+
 SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
 
 
-class AudioError(Exception):
+class AudioError(TaggerError):
     """The clip cannot be read (file moved, changed or corrupt): one line for the user."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tagger.errors import TaggerError
 
-class ModelNotFoundError(LookupError):
+
+class ModelNotFoundError(TaggerError, LookupError):
     """No card matches a name or path; the message lists what is installed."""

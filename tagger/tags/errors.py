@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tagger.errors import TaggerError
 
-class TagError(Exception):
+
+class TagError(TaggerError):
     """One file could not be read or written; the message is one line for the user."""

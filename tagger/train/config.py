@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger.config import shared_dir
+from tagger.errors import TaggerError
 from tagger.taxonomy import CLASSES
 
 # The AudioSet-pretrained EfficientAT mn04 (see ../shared/pretrained/README.md); never downloaded.
@@ -24,7 +25,7 @@ HEADS = ("audioset_rows", "linear")
 SCHEDULES = ("cosine", "onecycle", "constant")
 
 
-class ConfigError(ValueError):
+class ConfigError(TaggerError, ValueError):
     """A config file or option that cannot be used; the message says which key and why."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+from tagger.errors import TaggerError
+
 # Every stem in the cache is stored at this rate; banks are resampled once to the trainer's rate.
 CACHE_SR = 32000
 # Activity envelopes have one RMS value per 10 ms, whatever the audio rate.
@@ -19,7 +21,7 @@ ENV_RATE = 100
 ACTIVE_THRESHOLD = 10 ** (-30 / 20)
 
 
-class AudioLoadError(Exception):
+class AudioLoadError(TaggerError):
     """A file that cannot be read as audio; the message is one line naming the file."""
 
 
