@@ -2,8 +2,8 @@
 
 Nothing here builds a path from the source tree except ``checkout_root``, which says whether
 tagger runs from a source checkout at all (``pip install -e .`` or a ``.pth``) and is ``None``
-in an installed wheel. The models are package data (``tagger/models/``), found through
-``importlib.resources`` the same way in both.
+in an installed wheel. The models are package data (``tagger.models``), found through
+``importlib.resources``.
 """
 
 from __future__ import annotations
@@ -29,12 +29,20 @@ def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
 
 
 def package_models_dir() -> Path:
-    """The models shipped inside the package (cards, weights, ``DEFAULT``): package data.
+    """The shipped models (cards, weights, ``DEFAULT``): the package data ``tagger.models``.
 
-    Installs unpack wheels onto the filesystem, so this is a real folder that ``torch.load``
-    can read; a zipped install is not supported.
+    ``setup.py`` maps the checkout's top-level ``models/`` to ``tagger.models``, in the wheel and
+    in an editable install. A checkout that is only on ``sys.path`` (a ``.pth`` or
+    ``PYTHONPATH``, no install) has no such mapping: there the same folder is found beside the
+    package. Wheels install unzipped, so this is a real folder ``torch.load`` can read.
     """
-    return Path(str(files("tagger").joinpath("models")))
+    try:
+        return Path(str(files("tagger.models")))
+    except ModuleNotFoundError:
+        root = checkout_root()
+        if root is None:
+            raise
+        return root / "models"
 
 
 def checkout_root() -> Path | None:

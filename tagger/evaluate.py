@@ -1,5 +1,5 @@
 """Scoring raw clips with a model, for the scripts that measure one outside the trainer
-(``benchmarks/eval_real.py``, and through it ``tagger/models/build_audioset_model.py``).
+(``benchmarks/eval_real.py``, and through it ``models/build_audioset_model.py``).
 
 Only what those scripts need beyond the trainer's own code lives here: the metrics (AP and
 ROC-AUC with ties as scikit-learn counts them, masks, F1 thresholds) are

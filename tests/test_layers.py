@@ -54,7 +54,7 @@ def _module_name(path: Path) -> str:
 
 
 def modules() -> dict[str, Path]:
-    """Every module of the package: .py files in folders that are packages (not tagger/models)."""
+    """Every module of the package: .py files in folders that are packages (not data folders)."""
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         folders = path.relative_to(PACKAGE).parents

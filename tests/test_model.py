@@ -1,7 +1,7 @@
 """The network, its frontend, the shipped model and the registry.
 
-Uses only the shipped ``tagger/models/tagger-as.*`` and signals made here, never ../shared, so it
-runs in CI. (One extra check against the original EfficientAT checkpoint runs when ../shared exists.)
+Uses only the committed ``models/tagger-as.*`` and signals made here, never ../shared, so it runs
+in CI. (One extra check against the original EfficientAT checkpoint runs when ../shared exists.)
 """
 
 from __future__ import annotations

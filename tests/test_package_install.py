@@ -29,28 +29,39 @@ def _third_party_dirs() -> list[str]:
             and not (Path(entry) / "tagger" / "__init__.py").exists()]
 
 
-@pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the wheel built from a copy of the checkout's package files."""
-    root = tmp_path_factory.mktemp("wheel")
-    src = root / "src"  # a copy, so the build writes nothing into the checkout
+def _copy_checkout(root: Path) -> Path:
+    """The files a build reads, copied, so that building writes nothing into the checkout."""
+    src = root / "src"
     src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    shutil.copytree(REPO / "tagger", src / "tagger",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(root / "dist"), str(src)],
-                   check=True, capture_output=True, text=True)
-    (wheel,) = (root / "dist").glob("tagger-*.whl")
-    env_dir = root / "venv"
+    for folder in ("tagger", "models"):
+        shutil.copytree(REPO / folder, src / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return src
+
+
+def _fresh_venv(env_dir: Path, *install: str) -> Path:
+    """A venv that sees this interpreter's third-party packages, with ``pip install *install``."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
     (site,) = (env_dir / "lib").glob("python3*/site-packages")
     (site / "shared-deps.pth").write_text("\n".join(_third_party_dirs()) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
-                    "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                    "install", "-q", "--no-deps", "--no-index", "--no-build-isolation", *install],
                    check=True, capture_output=True, text=True)
     return env_dir
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel built from a copy of the checkout's package files."""
+    root = tmp_path_factory.mktemp("wheel")
+    src = _copy_checkout(root)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "--no-build-isolation", "-w", str(root / "dist"), str(src)],
+                   check=True, capture_output=True, text=True)
+    (wheel,) = (root / "dist").glob("tagger-*.whl")
+    return _fresh_venv(root / "venv", str(wheel))
 
 
 def _run(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,7 +84,9 @@ def test_installed_wheel_scans_with_the_shipped_default_model(venv: Path, tmp_pa
                  "print(c.checkout_root()); print(c.package_models_dir())")
     origin, checkout, models = where.stdout.split()
     assert Path(origin).is_relative_to(venv) and checkout == "None", where.stdout
-    assert (Path(models) / "DEFAULT").is_file() and not list(Path(models).glob("*.py"))
+    assert Path(models) == Path(origin).parent / "models"
+    assert (Path(models) / "DEFAULT").is_file()
+    assert [p.name for p in Path(models).glob("*.py")] == ["__init__.py"]  # no build scripts
 
     listed = _run(venv, outside, tagger, "models", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -98,3 +111,15 @@ def test_installed_wheel_ships_the_training_presets(venv: Path, tmp_path: Path) 
     assert probe.returncode == 0, probe.stderr
     names, steps = probe.stdout.splitlines()
     assert names.split() == shipped and int(steps) > 0
+
+
+def test_editable_install_maps_the_models_folder(tmp_path: Path) -> None:
+    """``make setup`` installs with ``-e``: there ``tagger.models`` is the checkout's models/."""
+    src = _copy_checkout(tmp_path)
+    venv = _fresh_venv(tmp_path / "venv", "-e", str(src))
+    probe = _run(venv, tmp_path, str(venv / "bin" / "python"), "-c",
+                 "from importlib.resources import files; import tagger; "
+                 "print(tagger.__file__); print(files('tagger.models'))")
+    assert probe.returncode == 0, probe.stderr
+    origin, models = probe.stdout.split()
+    assert Path(origin) == src / "tagger" / "__init__.py" and Path(models) == src / "models"

@@ -1,4 +1,4 @@
-"""``tagger models [NAME]``: the installed models (``*.json`` cards) and what they claim.
+"""``tagger models [NAME]``: the installed models (``models/*.json`` cards) and what they claim.
 
 Discovery is :mod:`tagger.model.registry`'s; this only formats. The registry is imported inside
 the command because it imports torch, which no other read-only command should pay for.

@@ -1,6 +1,6 @@
 """The model card: everything needed to run a model and to judge it, kept beside its weights.
 
-A model in ``tagger/models/`` is ``NAME.pt`` (a ``state_dict``) plus ``NAME.json`` (this card). The
+A model in ``models/`` is ``NAME.pt`` (a ``state_dict``) plus ``NAME.json`` (this card). The
 scanner reads sample rate, window and hop and thresholds from here and nowhere else.
 """
 

@@ -2,7 +2,7 @@
 
 Measured on real music (MODEL-NOTES, realdev), a weighted mean of networks we already ship
 beats each of them: mn04 and YAMNet make different mistakes. Members are ordinary models
-(cards in ``tagger/models/``) speaking logits for the same classes; one running at half the
+(cards in ``models/``) speaking logits for the same classes; one running at half the
 ensemble's rate (YAMNet, 16 kHz) gets the window decimated by a fixed low-pass FIR, so the
 ensemble still takes one waveform batch like every other model.
 """

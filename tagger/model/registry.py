@@ -1,4 +1,4 @@
-"""Find, list and load models: ``NAME.json`` (the card) beside ``NAME.pt`` in ``models_dir()``.
+"""Find, list and load models: ``models/NAME.json`` (the card) beside ``models/NAME.pt``.
 
 ``--model NAME|PATH`` on the command line ends here. Nothing is downloaded: a model is a card
 and a ``state_dict`` on disk, so a scan is reproducible from the files alone.
@@ -22,7 +22,7 @@ FALLBACK_DEFAULT = "tagger-as"
 
 
 def models_dir() -> Path:
-    """``$TAGGER_MODELS_DIR`` if set, else the models shipped in the package (``tagger/models``)."""
+    """``$TAGGER_MODELS_DIR`` if set, else the shipped ``models/`` (package data ``tagger.models``)."""
     env = os.environ.get(MODELS_ENV)
     if env:
         return Path(env).expanduser()
@@ -45,7 +45,7 @@ def list_models() -> list[ModelCard]:
 
 
 def default_model_name() -> str:
-    """``$TAGGER_MODEL``, else the first line of ``tagger/models/DEFAULT``, else ``tagger-as``."""
+    """``$TAGGER_MODEL``, else the first line of ``models/DEFAULT``, else ``tagger-as``."""
     env = os.environ.get(DEFAULT_ENV)
     if env:
         return env

@@ -1,9 +1,9 @@
 """YAMNet as a tagger model: its 521 AudioSet outputs mapped to our classes, per 5-s window.
 
 The network is ``tagger.model.yamnet.YamNet`` (our port, weights converted once from
-``../shared/pretrained/yamnet.tflite`` by ``tagger/models/build_yamnet_model.py``, so nothing
-outside ``tagger/models/`` is needed at run time). A window's class logit is the largest
-over its 0.96-s patches (``patch_pool: max``) or the logit of their mean probability (``mean``).
+``../shared/pretrained/yamnet.tflite`` by ``models/build_yamnet_model.py``, so nothing outside
+``models/`` is needed at run time). A window's class logit is the largest over its 0.96-s
+patches (``patch_pool: max``) or the logit of their mean probability (``mean``).
 """
 
 from __future__ import annotations

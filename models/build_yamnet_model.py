@@ -1,11 +1,11 @@
 """Build ``tagger-yamnet``: YAMNet (our PyTorch port) + a map of its AudioSet classes to ours.
 
 Reads ``../shared/pretrained/yamnet.tflite`` once, dequantizes its int8 weights and writes
-``tagger/models/tagger-yamnet.pt`` (float32 ``state_dict``, ~15 MB) and the card, so scans and the
-ensemble need nothing outside ``tagger/models/``. The map uses the same AudioSet classes as
+``models/tagger-yamnet.pt`` (float32 ``state_dict``, ~15 MB) and the card, so scans and the
+ensemble need nothing outside ``models/``. The map uses the same AudioSet classes as
 tagger-as's (``tagger.model.network.AUDIOSET_MAP``), found by name in YAMNet's 521.
 
-    .venv/bin/python tagger/models/build_yamnet_model.py [--tflite PATH] [--patch-pool max|mean]
+    .venv/bin/python models/build_yamnet_model.py [--tflite PATH] [--patch-pool max|mean]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: this script is not shipped
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: this script is not shipped
 sys.path.insert(0, str(ROOT))
 from tagger.config import shared_dir  # noqa: E402
 from tagger.model.card import FrontendConfig, ModelCard  # noqa: E402
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tflite", type=Path, default=SHARED / "yamnet.tflite")
     ap.add_argument("--classes", type=Path, default=SHARED / "yamnet_class_map.csv")
     ap.add_argument("--patch-pool", choices=("max", "mean"), default="max")
-    ap.add_argument("--out", type=Path, default=ROOT / "tagger" / "models")
+    ap.add_argument("--out", type=Path, default=ROOT / "models")
     args = ap.parse_args(argv)
     net = load_yamnet(args.tflite)
     class_map = yamnet_map(args.classes)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                      "outputs mapped to our classes (max over a class's outputs and over the "
                      "patches of a 5-s window). No role head. No training."),
         role_method="relative", licence="Apache-2.0 (YAMNet weights)",
-        reproduce="python tagger/models/build_yamnet_model.py",
+        reproduce="python models/build_yamnet_model.py",
     )
     state = {f"yamnet.{k}": v for k, v in net.state_dict().items()}
     from tagger.model.yamnet_tagger import build_yamnet_tagger

@@ -2,10 +2,10 @@
 
 No training: the pretrained AudioSet network is wrapped with our frontend and a fixed map from
 AudioSet classes to ours, then per-class thresholds are calibrated and validation figures
-measured on real recordings (benchmarks/eval_real.py). Writes ``tagger/models/tagger-as.pt`` (a
-``state_dict``, ~4 MB) and ``tagger/models/tagger-as.json`` (the card).
+measured on real recordings (benchmarks/eval_real.py). Writes ``models/tagger-as.pt`` (a
+``state_dict``, ~4 MB) and ``models/tagger-as.json`` (the card).
 
-    .venv/bin/python tagger/models/build_audioset_model.py \
+    .venv/bin/python models/build_audioset_model.py \
         [--pretrained ../shared/pretrained/mn04_as_mAP_432.pt] [--data ../shared/data/real]
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout: this script is not shipped
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: this script is not shipped
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from tagger.config import shared_dir  # noqa: E402
@@ -29,7 +29,7 @@ from tagger.taxonomy import CLASSES  # noqa: E402
 NAME, VERSION = "tagger-as", "0.1"
 SHARED = shared_dir()
 # 5-s non-overlapping windows: half the network cost of 50 % overlap, 5-s segment resolution,
-# and on real clips as accurate as 10-s windows (see tagger/models/README.md for the measurement).
+# and on real clips as accurate as 10-s windows (see models/README.md for the measurement).
 WINDOW_S, HOP_S = 5.0, 5.0
 # noisy-or over a class's AudioSet outputs: measured better than max on mixture AP and voice
 # ROC-AUC; identical for the classes with a single AudioSet output.
@@ -76,7 +76,7 @@ def make_card(thresholds: dict[str, float], validation: dict) -> ModelCard:
                        "only 14 thresholds are fitted on it",
             "use": "per-class thresholds (max F1 on mixtures) and the validation figures",
         }],
-        reproduce=".venv/bin/python tagger/models/build_audioset_model.py",
+        reproduce=".venv/bin/python models/build_audioset_model.py",
         validation=validation,
         weights=f"{NAME}.pt",
         licence="MIT",
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pretrained", type=Path,
                     default=SHARED / "pretrained" / "mn04_as_mAP_432.pt")
     ap.add_argument("--data", type=Path, default=SHARED / "data" / "real")
-    ap.add_argument("--out", type=Path, default=ROOT / "tagger" / "models")
+    ap.add_argument("--out", type=Path, default=ROOT / "models")
     ap.add_argument("--cache", type=Path, default=None, help="pickle of decoded eval audio")
     ap.add_argument("--skip-eval", action="store_true", help="weights and card only")
     args = ap.parse_args(argv)
