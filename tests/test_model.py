@@ -61,6 +61,7 @@ def test_original_checkpoint_loads_strictly_and_matches_shipped() -> None:
         assert torch.equal(state[f"backbone.{key}"], value), key
 
 
+@pytest.mark.slow
 def test_width_and_outputs_are_parameters() -> None:
     net = MobileNetV3Audio(width_mult=0.1, num_classes=14).eval()
     spec = torch.randn(2, 1, 64, 100)
@@ -139,6 +140,7 @@ def test_shipped_model_end_to_end(shipped: tuple, tmp_path: Path) -> None:
     assert probs[0, CLASSES.index("drums")] < 0.3 and probs[0, CLASSES.index("voice")] < 0.3
 
 
+@pytest.mark.slow
 def test_inference_copies_match(shipped: tuple) -> None:
     """Folded BatchNorm and channels-last change speed, not answers; the original is untouched."""
     net, _ = shipped

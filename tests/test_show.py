@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from audiofiles import tone, write_audio
-from library_store import fill_store, track_result
+from library_store import track_result
 from tagger.cli.app import app
 from tagger.show import (BACKGROUND_CHAR, FOREGROUND_CHAR, AudioUnavailableError,
                          TrackNotFoundError, plot_track, resolve_track, time_ticks, timeline_lines)
@@ -17,13 +17,6 @@ from tagger.store import SegmentRow, Store
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = fill_store(tmp_path / "lib.db")
-    yield s
-    s.close()
 
 
 def lines_of(store: Store, name: str, width: int = 100) -> list[str]:
@@ -90,6 +83,7 @@ def test_cli_show_unknown_track_is_usage_error(store: Store) -> None:
     assert "no track 'Nothing.mp3'" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_plot_writes_png(tmp_path: Path) -> None:
     wav = write_audio(tmp_path / "song.wav", tone(8.0, 16000), 16000)
     with Store(tmp_path / "p.db") as s:
