@@ -37,16 +37,12 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
 
     Uses the scan's decoder (:func:`tagger.decode.decode`) so training and scanning read files the
     same way, and falls back to soundfile + soxr when that fails (it reads a few old Vorbis files
-    FFmpeg refuses) or is missing. Any failure becomes an :class:`AudioLoadError`, so callers
-    can skip the file with a warning instead of crashing.
+    FFmpeg refuses). Any failure becomes an :class:`AudioLoadError`, so callers can skip the
+    file with a warning instead of crashing.
     """
+    from tagger.decode import decode
+
     try:
-        from tagger.decode import decode
-    except ImportError:  # pragma: no cover - only when the scan side is not installed
-        decode = None
-    try:
-        if decode is None:  # pragma: no cover
-            raise RuntimeError("tagger.decode is not available")
         audio = decode(path, sample_rate=sample_rate)
     except Exception as exc:  # decode raises DecodeError; others raise their own types
         try:
