@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 SYSTEM_PACKAGES := scripts/system-packages.txt scripts/system-packages-label.txt \
 	scripts/system-packages-train.txt
 
-$(VENV)/.installed: pyproject.toml constraints.txt $(SYSTEM_PACKAGES)
+$(VENV)/.installed: pyproject.toml setup.py constraints.txt $(SYSTEM_PACKAGES)
 	scripts/install-system-packages.sh $(SYSTEM_PACKAGES)
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: this resolves to the local CPU build instead of several GB of CUDA.

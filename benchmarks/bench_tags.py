@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import test_tags_support as support  # noqa: E402
+import tags_support as support  # noqa: E402
 from audiofiles import tone, write_audio  # noqa: E402
 
 from tagger.tags import tag_tracks  # noqa: E402

@@ -18,15 +18,16 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: this script is not shipped
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from tagger.config import shared_dir  # noqa: E402
 from tagger.model.card import FrontendConfig, ModelCard  # noqa: E402
 from tagger.model.network import AUDIOSET_MAP, build_network, map_to_json  # noqa: E402
 from tagger.taxonomy import CLASSES  # noqa: E402
 
 NAME, VERSION = "tagger-as", "0.1"
-SHARED = ROOT.parent / "shared"
+SHARED = shared_dir()
 # 5-s non-overlapping windows: half the network cost of 50 % overlap, 5-s segment resolution,
 # and on real clips as accurate as 10-s windows (see models/README.md for the measurement).
 WINDOW_S, HOP_S = 5.0, 5.0

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: this script is not shipped
 sys.path.insert(0, str(ROOT))
+from tagger.config import shared_dir  # noqa: E402
 from tagger.model.card import FrontendConfig, ModelCard  # noqa: E402
 from tagger.model.network import AUDIOSET_MAP, map_to_json  # noqa: E402
 from tagger.model.yamnet import load_yamnet  # noqa: E402
 from tagger.taxonomy import CLASSES  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "pretrained"
+SHARED = shared_dir() / "pretrained"
 
 
 def yamnet_map(class_csv: Path) -> dict[str, dict[int, str]]:

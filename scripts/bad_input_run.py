@@ -284,7 +284,7 @@ def rescan_and_prune(tmp: Path) -> Result:
 
 
 def tagged_store(tmp: Path, files: list[Path], db: Path) -> None:
-    from test_tags_support import store_for
+    from tags_support import store_for
     store_for(db, files).close()
 
 

@@ -46,6 +46,7 @@ from tagger.decode_backends import (
     first_line,
 )
 from tagger.decode_sniff import Sniff, ogg_cut_short, sniff
+from tagger.errors import TaggerError
 
 __all__ = ["AudioInfo", "DecodeError", "decode", "decode_blocks", "probe", "BACKENDS"]
 
@@ -88,7 +89,7 @@ _TRUNCATION_SLACK_FRACTION = 0.001
 _PREALLOCATE_S = 1200  # decode() sizes its array from the header up to this, then grows
 
 
-class DecodeError(Exception):
+class DecodeError(TaggerError):
     """A track that cannot be decoded. ``str()`` is one line for users; ``kind`` is for code.
 
     kinds: ``not_found``, ``permission``, ``not_a_file``, ``empty`` (0 bytes, or no samples),

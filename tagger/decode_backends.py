@@ -23,6 +23,7 @@ import numpy as np
 
 from tagger.decode_mix import MixStats, columns, finish_mix, to_mono
 from tagger.decode_quiet import stderr_silenced
+from tagger.errors import TaggerError
 
 # About 4 MiB of float32 per read, whatever the channel count, so a 192 kHz 8-channel file costs
 # no more memory per step than a CD-quality one.
@@ -32,7 +33,7 @@ READ_SAMPLES = 1 << 20
 _UNKNOWN_FRAMES = 1 << 62
 
 
-class NotReadable(Exception):
+class NotReadable(TaggerError):
     """This backend cannot open the file; ``no_audio`` marks a container without audio."""
 
     def __init__(self, reason: str, *, no_audio: bool = False) -> None:
@@ -41,7 +42,7 @@ class NotReadable(Exception):
         self.no_audio = no_audio
 
 
-class Damaged(Exception):
+class Damaged(TaggerError):
     """Too much of the stream could not be decoded to call the result the track."""
 
 

@@ -31,7 +31,6 @@ class BatchScorer:
         self.batch_size = max(1, batch_size)
         self._pending: list[tuple[int, torch.Tensor]] = []
         self._pending_windows = 0
-        self.windows_scored = 0
 
     def add(self, track: int, windows: torch.Tensor) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
         """Queue windows; yields ``(track, presence[k, C], foreground[k, C] | None)`` as batches fill."""
@@ -62,7 +61,6 @@ class BatchScorer:
         self._pending_windows -= taken
         batch = torch.cat(parts) if len(parts) > 1 else parts[0]
         presence, foreground = self.score(batch)
-        self.windows_scored += taken
         offset = 0
         for track, count in owners:
             fg = None if foreground is None else foreground[offset : offset + count]

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tagger.errors import TaggerError
 from tagger.export import atomic_file
 from tagger.palette import instrument_colour
 from tagger.printable import printable
@@ -37,7 +38,7 @@ BACKGROUND_TINT = 0.55  # how far a background bar's fill is mixed towards white
 LANE_STRIPE = "#f2f2f2"  # every other lane's backdrop, to follow a row across
 
 
-class AudioUnavailableError(OSError):
+class AudioUnavailableError(TaggerError, OSError):
     """The track's audio file cannot be read for plotting (moved, deleted, undecodable)."""
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from tagger import taxonomy
 from tagger.discover import AUDIO_EXTENSIONS
+from tagger.errors import TaggerError
 from tagger.export import atomic_file
 from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, Store
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-class QueryError(ValueError):
+class QueryError(TaggerError, ValueError):
     """A query that cannot mean anything (bad role, score outside [0, 1], ...): a usage error."""
 
 

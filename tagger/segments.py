@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tagger.store import InstrumentSummary, SegmentRow
+from tagger.store.rows import InstrumentSummary, SegmentRow
 
 if TYPE_CHECKING:
     from tagger.model.card import ModelCard

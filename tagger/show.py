@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
+from tagger.errors import TaggerError
 from tagger.palette import instrument_colour
 from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, SegmentRow, Store, display_path
@@ -24,7 +25,7 @@ EMPTY_CHAR = "·"
 TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 
 
-class TrackNotFoundError(LookupError):
+class TrackNotFoundError(TaggerError, LookupError):
     """No stored track (or more than one) matches what the user typed."""
 
 

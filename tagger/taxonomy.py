@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tagger.errors import TaggerError
+
 CLASSES: tuple[str, ...] = (
     "voice",
     "piano",
@@ -47,7 +49,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
-class UnknownInstrumentError(ValueError):
+class UnknownInstrumentError(TaggerError, ValueError):
     """Raised for a name that is neither a class, an alias nor a group."""
 
     def __init__(self, name: str, classes: Iterable[str] = CLASSES):

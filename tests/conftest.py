@@ -1,4 +1,5 @@
-"""Shared fixtures: a small random-weight model for pipeline tests that must be fast.
+"""Shared fixtures: a small random-weight model for pipeline tests that must be fast, and a
+store holding the test library of ``tests/library_store.py``.
 
 Pipeline behaviour (decoding, chunking, storing, resuming, errors) does not depend on what the
 model knows, so those tests use this tiny checkpoint; accuracy is checked on the shipped model
@@ -8,6 +9,7 @@ with the evaluation scripts, not here.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/audiofiles.py
 
+from library_store import fill_store  # noqa: E402
 from tagger.model.card import FrontendConfig, ModelCard  # noqa: E402
+from tagger.store import Store  # noqa: E402
 from tagger.taxonomy import CLASSES  # noqa: E402
 
 
@@ -42,3 +46,11 @@ def make_tiny_model(folder: Path, *, name: str = "tiny-test", seed: int = 0) -> 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store file filled with ``library_store.LIBRARY`` (queries, export, show)."""
+    filled = fill_store(tmp_path / "lib.db")
+    yield filled
+    filled.close()

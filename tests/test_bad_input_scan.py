@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import numpy as np
 import soundfile as sf
 
@@ -44,6 +46,7 @@ def float_wav(path: Path, samples: np.ndarray, sr: int = 8000) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_non_finite_samples_are_repaired_or_an_error_row_and_never_cost_another_track(
         tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
@@ -92,6 +95,7 @@ def _error_paths(lines: list[str]) -> list[str]:
     return [line.split(" ", 1)[1].rsplit(": ", 1)[0] for line in lines if line.startswith("error ")]
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_scan_keeps_every_track_reported_finished_and_none_in_part(
         tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
@@ -156,6 +160,7 @@ def _running(pid: int) -> bool:
     return state != "Z"  # an orphan nobody reaps yet is dead all the same
 
 
+@pytest.mark.slow
 def test_workers_are_capped_and_die_within_2_s_of_a_kill_9_of_the_scan(
         tmp_path: Path, tiny_model: Path) -> None:
     small = tmp_path / "small"
@@ -196,6 +201,7 @@ def test_workers_are_capped_and_die_within_2_s_of_a_kill_9_of_the_scan(
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_anti_phase_stereo_is_scored_from_one_channel_with_a_note(
         tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
@@ -219,6 +225,7 @@ def test_anti_phase_stereo_is_scored_from_one_channel_with_a_note(
     np.testing.assert_allclose(scores["anti.wav"], scores["mono.wav"], atol=2e-3)
 
 
+@pytest.mark.slow
 def test_truncated_ogg_files_become_error_rows(tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -236,6 +243,7 @@ def test_truncated_ogg_files_become_error_rows(tmp_path: Path, tiny_model: Path)
         assert status == "error" and error.startswith(f"truncated or corrupt {ext}: "), error
 
 
+@pytest.mark.slow
 def test_a_program_and_a_device_named_as_audio_are_reported_as_what_they_are(
         tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"

@@ -46,6 +46,7 @@ def one_error_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_damaged_store_is_one_line_with_integrity_check_and_left_untouched(
         tmp_path: Path, tiny_model: Path) -> None:
     db = tmp_path / "lib.db"
@@ -77,6 +78,7 @@ def test_damaged_store_is_one_line_with_integrity_check_and_left_untouched(
         assert not any(p.name.startswith("lib.db-") for p in tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_unchanged_error_rows_are_reported_and_transient_ones_retried(
         tmp_path: Path, tiny_model: Path) -> None:
     music = tmp_path / "music"
@@ -104,6 +106,7 @@ def test_unchanged_error_rows_are_reported_and_transient_ones_retried(
         assert store.find_track(str(music / "corrupt.mp3"))["status"] == "error"
 
 
+@pytest.mark.slow
 def test_prune_removes_rows_of_vanished_files_and_dry_run_only_lists_them(
         tmp_path: Path, tiny_model: Path) -> None:
     music = tmp_path / "music"
@@ -147,6 +150,7 @@ def nobody_dir() -> Path:
     shutil.rmtree(folder)
 
 
+@pytest.mark.slow
 def test_reads_work_on_a_store_in_a_read_only_folder(nobody_dir: Path) -> None:
     db = nobody_dir / "lib.db"
     fill_store(db).close()
@@ -216,6 +220,7 @@ def test_control_characters_in_names_are_escaped_and_paths_null_keeps_bytes(
     assert odd.encode() not in (tmp_path / "p.m3u").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_scan_is_marked_interrupted_by_the_next_scan(
         tmp_path: Path, tiny_model: Path) -> None:
     db = tmp_path / "t.db"

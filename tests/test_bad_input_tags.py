@@ -22,7 +22,7 @@ from pathlib import Path
 
 import mutagen
 import pytest
-from test_tags_support import joined, raw_values, store_for
+from tags_support import joined, raw_values, store_for
 from typer.testing import CliRunner
 
 from audiofiles import tone, write_audio
@@ -108,6 +108,7 @@ def _kill_mid_replace(db: Path, files: list[Path]) -> bool:
     return child.returncode == -signal.SIGKILL and _stale(db, files) > 0
 
 
+@pytest.mark.slow
 def test_a_tag_run_killed_mid_write_resumes_and_refuses_nothing(tmp_path: Path) -> None:
     one = write_audio(tmp_path / "one.mp3", tone(1.0, 22050), 22050, title="t")
     for attempt in range(8):  # the kill must land inside the window; bounded retries
@@ -145,6 +146,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "--lazy", str(mnt)], check=True)
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_tag_says_no_space_and_leaves_files_as_they_were(
     tmp_path: Path, small_disk: Path
 ) -> None:
@@ -180,7 +182,7 @@ def test_a_full_disk_during_tag_says_no_space_and_leaves_files_as_they_were(
 def test_label_server_logs_one_line_for_a_post_aborted_mid_body(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from test_label_support import make_store, running_server
+    from label_support import make_store, running_server
 
     db, _ = make_store(tmp_path, n_tracks=1)
     caplog.set_level(logging.INFO, logger="tagger.label.server")

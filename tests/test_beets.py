@@ -25,7 +25,7 @@ pytest.importorskip("beets", reason="beets is not installed (pip install -e '.[t
 
 from audiofiles import FORMATS, tone, write_audio  # noqa: E402
 from library_store import track_result  # noqa: E402
-from test_tags_support import joined, packets, raw_values  # noqa: E402
+from tags_support import joined, packets, raw_values  # noqa: E402
 
 from tagger.store import Store  # noqa: E402
 from tagger.tags import desired_fields, tag_tracks  # noqa: E402

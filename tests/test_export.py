@@ -7,10 +7,9 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from library_store import ERROR_PATH, LIBRARY, MODEL, fill_store, track_result
+from library_store import ERROR_PATH, LIBRARY, MODEL, track_result
 from tagger.cli.app import app
 from tagger.export import export_tracks, track_record
 from tagger.store import InstrumentSummary, SegmentRow, Store
@@ -18,13 +17,6 @@ from tagger.taxonomy import CLASSES
 
 runner = CliRunner()
 TOP_KEYS = {"path", "duration", "model", "status", "instruments", "segments"}
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = fill_store(tmp_path / "lib.db")
-    yield s
-    s.close()
 
 
 def check_contract(record: dict) -> None:

@@ -17,7 +17,9 @@ import pytest
 
 from tagger import taxonomy
 from tagger.store import Store
-from test_label_support import make_store, running_server
+from label_support import make_store, running_server
+
+pytestmark = pytest.mark.slow
 
 CHROMIUM = os.environ.get("TAGGER_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 
 from tagger.cli.app import app
 from tagger.label.chunks import ChunkId, ChunkIndex, LabelQueue, clip_count, clip_table
-from tagger.label.dataset import labeled_clips, labeled_examples
+from tagger.label.dataset import labeled_clips
 from tagger.label.labels import counts, done_keys, export_csv, record_labels, record_skip
 from tagger.store import Store
 from tagger.taxonomy import UnknownInstrumentError
-from test_label_support import CLASSES, make_store
+from tagger.train.humanlabels import labeled_examples
+from label_support import CLASSES, make_store
 
 
 def test_chunk_ids_parse_strictly() -> None:
@@ -157,6 +158,7 @@ def test_clips_of_compressed_formats_decode(tmp_path: Path) -> None:
         assert 0.2 < float(np.abs(clip).max()) < 1.0, ext
 
 
+@pytest.mark.slow
 def test_a_real_scan_feeds_the_page(tmp_path: Path, tiny_model: Path) -> None:
     """The contract with the scanner: its chunk_scores become clips the page can play."""
     from audiofiles import tone, write_audio

@@ -18,7 +18,7 @@ import pytest
 from tagger.label.api import LabelApp, LabelOptions
 from tagger.label.server import MAX_BODY, LabelServer, is_loopback
 from tagger.store import Store
-from test_label_support import CLASSES, make_store, running_server
+from label_support import CLASSES, make_store, running_server
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -241,6 +241,7 @@ def test_only_loopback_binds_are_quiet() -> None:
     assert not is_loopback("example.com")
 
 
+@pytest.mark.slow
 def test_the_cli_serves_the_page_and_rejects_bad_options(tmp_path: Path) -> None:
     import os
     import subprocess

@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from audiofiles import tone, write_audio  # noqa: E402
 
+from tagger.config import package_models_dir  # noqa: E402
 from tagger.model.card import FrontendConfig, ModelCard  # noqa: E402
 from tagger.model.frontend import LogMel, kaldi_mel_banks  # noqa: E402
 from tagger.model.mobilenet import MobileNetV3Audio, fold_batchnorm  # noqa: E402
@@ -30,7 +31,7 @@ from tagger.model.registry import (ModelNotFoundError, list_models, load_model, 
 from tagger.taxonomy import CLASSES  # noqa: E402
 
 torch.set_num_threads(2)
-MODELS = Path(__file__).resolve().parents[1] / "models"
+MODELS = package_models_dir()
 SHIPPED_CARD = MODELS / "tagger-as.json"
 PRETRAINED = Path(__file__).resolve().parents[2] / "shared" / "pretrained" / "mn04_as_mAP_432.pt"
 
@@ -60,6 +61,7 @@ def test_original_checkpoint_loads_strictly_and_matches_shipped() -> None:
         assert torch.equal(state[f"backbone.{key}"], value), key
 
 
+@pytest.mark.slow
 def test_width_and_outputs_are_parameters() -> None:
     net = MobileNetV3Audio(width_mult=0.1, num_classes=14).eval()
     spec = torch.randn(2, 1, 64, 100)
@@ -138,6 +140,7 @@ def test_shipped_model_end_to_end(shipped: tuple, tmp_path: Path) -> None:
     assert probs[0, CLASSES.index("drums")] < 0.3 and probs[0, CLASSES.index("voice")] < 0.3
 
 
+@pytest.mark.slow
 def test_inference_copies_match(shipped: tuple) -> None:
     """Folded BatchNorm and channels-last change speed, not answers; the original is untouched."""
     net, _ = shipped

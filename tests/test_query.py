@@ -8,19 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from library_store import ERROR_PATH, LIBRARY, fill_store, track_result
+from library_store import ERROR_PATH, LIBRARY, track_result
 from tagger.cli.app import app
 from tagger.query import QueryError, QuerySpec, UnknownInstrumentError, m3u_bytes, run_query
 from tagger.store import Store
 
 runner = CliRunner()
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = fill_store(tmp_path / "lib.db")
-    yield s
-    s.close()
 
 
 def names(hits) -> list[str]:

@@ -36,6 +36,8 @@ from tagger.model.registry import load_model
 from tagger.scan import ResultSink, ScanOptions, ScanProgress, ScanReport, scan
 from tagger.store import Store
 
+pytestmark = pytest.mark.slow
+
 needs_ray = pytest.mark.skipif(
     not ray_available(), reason='Ray is not installed (pip install "tagger[ray]")')
 

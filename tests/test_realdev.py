@@ -53,6 +53,7 @@ def test_a_class_without_positives_is_reported_as_such_never_nan() -> None:
     assert figures.per_class["b"]["recall"] == NO_POSITIVES
 
 
+@pytest.mark.slow
 def test_default_model_answers_the_example_library_with_few_wrong_instruments(tmp_path) -> None:
     db = tmp_path / "demo.db"
     tagger = [sys.executable, "-m", "tagger"]
@@ -70,6 +71,7 @@ def test_default_model_answers_the_example_library_with_few_wrong_instruments(tm
     assert {s["instrument"] for s in shown["segments"]} == {"piano"}
 
 
+@pytest.mark.slow
 def test_examples_benchmark_scores_a_real_scan_against_the_answers() -> None:
     from tagger.realdev.bench import run_examples
 
@@ -78,6 +80,7 @@ def test_examples_benchmark_scores_a_real_scan_against_the_answers() -> None:
     assert res["precision"] >= 0.75 and res["recall"] >= 0.65  # tagger-fast 0.3: 0.76 / 0.69
 
 
+@pytest.mark.slow
 def test_ensemble_is_the_mean_of_its_members_probabilities() -> None:
     ens, card = load_model("tagger-ensemble")
     rng = np.random.default_rng(0)

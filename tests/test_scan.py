@@ -39,6 +39,7 @@ def rows(db: Path) -> dict[str, tuple]:
     return out
 
 
+@pytest.mark.slow
 def test_scan_every_format_then_skip_unchanged_then_rescan_changed(tmp_path: Path, tiny_model: Path) -> None:
     durations = make_library(tmp_path / "lib")
     db = tmp_path / "t.db"
@@ -69,6 +70,7 @@ def test_scan_every_format_then_skip_unchanged_then_rescan_changed(tmp_path: Pat
     assert len(rows(db)) == len(FORMATS)
 
 
+@pytest.mark.slow
 def test_workers_zero_and_two_give_the_same_results(tmp_path: Path, tiny_model: Path) -> None:
     make_library(tmp_path / "lib")
     results = []
@@ -85,6 +87,7 @@ def test_workers_zero_and_two_give_the_same_results(tmp_path: Path, tiny_model: 
         np.testing.assert_allclose(results[0][name], results[1][name], atol=2e-3)
 
 
+@pytest.mark.slow
 def test_bad_files_become_error_rows_and_the_scan_goes_on(tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -122,6 +125,7 @@ def test_bad_files_become_error_rows_and_the_scan_goes_on(tmp_path: Path, tiny_m
         assert orphan == 0
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_the_scan_cleanly_keeping_whole_tracks(tmp_path: Path, tiny_model: Path) -> None:
     make_library(tmp_path / "lib")
     db = tmp_path / "t.db"

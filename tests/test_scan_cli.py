@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 import soundfile as sf
 
 from audiofiles import tone, write_audio
@@ -20,6 +22,7 @@ def tagger(*args: str, env: dict | None = None, timeout: float = 300) -> subproc
                           timeout=timeout, env=env)
 
 
+@pytest.mark.slow
 def test_exit_code_1_and_a_summary_when_a_file_fails(tmp_path: Path, tiny_model: Path) -> None:
     write_audio(tmp_path / "good.wav", tone(2.0), 44100)
     (tmp_path / "bad.mp3").write_text("not audio")
@@ -33,6 +36,7 @@ def test_exit_code_1_and_a_summary_when_a_file_fails(tmp_path: Path, tiny_model:
     assert "bad.mp3" in again.stderr
 
 
+@pytest.mark.slow
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, tiny_model: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes\n" * 50)
@@ -48,6 +52,7 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, tiny_model: Path) 
         assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_kill_9_mid_scan_then_resume_stores_every_track_once(tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -88,6 +93,7 @@ def test_kill_9_mid_scan_then_resume_stores_every_track_once(tmp_path: Path, tin
     assert orphans.fetchone()[0] == 0
 
 
+@pytest.mark.slow
 def test_write_tags_after_scan_and_the_next_scan_skips_the_file(tmp_path: Path, tiny_model: Path) -> None:
     import mutagen
 

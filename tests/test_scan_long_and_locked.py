@@ -15,6 +15,8 @@ from audiofiles import tone, write_audio
 from tagger.scan import ScanOptions, scan
 from tagger.store import Store
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -17,13 +17,6 @@ from tagger.store import Store
 runner = CliRunner()
 
 
-@pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = fill_store(tmp_path / "lib.db")
-    yield s
-    s.close()
-
-
 def lines_of(store: Store, name: str, width: int = 100) -> list[str]:
     row = resolve_track(store, name)
     return [t.plain for t in timeline_lines(row, store.instruments(row["id"]),

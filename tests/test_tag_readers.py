@@ -1,6 +1,6 @@
 """Our tags as other programs read them: mutagen, beets' mediafile, ffprobe, exiftool.
 
-Every format of tests/test_tags_support's library (existing tags, cover art, a user value in
+Every format of tests/tags_support's library (existing tags, cover art, a user value in
 INSTRUMENTS) is tagged through the store with each layout, then read back by each reader
 (tests/tag_readers.py). The cells asserted here are the README's reader x format table; a
 reader that is not installed skips with the reason (the Makefile installs them all).
@@ -15,7 +15,7 @@ from pathlib import Path
 import mutagen
 import pytest
 from tag_readers import READERS, missing_reader, sees
-from test_tags_support import (
+from tags_support import (
     copy_library, joined, make_library, other_tags, packets, raw_values, store_for, track_ids,
 )
 from typer.testing import CliRunner
@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from tagger.cli.app import app
 from tagger.tags import TagOptions, read_fields, tag_tracks
 
-PRESENT = ["bass", "drums", "voice"]  # what store_for says (test_tags_support.INSTRUMENTS)
+PRESENT = ["bass", "drums", "voice"]  # what store_for says (tags_support.INSTRUMENTS)
 EXT = {"mp3v24": ".mp3", "mp3v23": ".mp3", "flac": ".flac", "ogg": ".ogg", "opus": ".opus",
        "m4a": ".m4a", "wav": ".wav", "aiff": ".aiff", "wma": ".wma"}
 # What each reader shows of INSTRUMENTS, per layout; everything not listed: "all".

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from mutagen.id3 import ID3
-from test_tags_support import (
+from tags_support import (
     MODEL, VARIANTS, copy_library, decoded, joined, make_library, other_tags, packets, raw_values,
     store_for, track_ids,
 )
@@ -45,6 +45,7 @@ def tagged_once(pristine: dict[str, Path], tmp_path_factory: pytest.TempPathFact
     return files, outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_fields_read_back_as_beets_and_picard_see_them(tagged_once, variant: str) -> None:
     files, outcomes = tagged_once
@@ -60,6 +61,7 @@ def test_fields_read_back_as_beets_and_picard_see_them(tagged_once, variant: str
         "INSTRUMENTS": PRESENT, "INSTRUMENTS_LEAD": LEAD, "INSTRUMENTS_MODEL": [MODEL]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_audio_other_tags_and_cover_are_untouched(pristine, tagged_once, variant: str) -> None:
     before, after = pristine[variant], tagged_once[0][variant]
@@ -102,6 +104,7 @@ def test_store_follows_the_new_size_and_mtime(lib, tmp_path: Path) -> None:
     assert (to_scan, skipped, problems) == ([], len(lib), [])
 
 
+@pytest.mark.slow
 def test_remove_restores_what_was_there(pristine, lib, tmp_path: Path) -> None:
     store = store_for(tmp_path / "t.db", list(lib.values()))
     list(tag_tracks(store, track_ids(store)))

@@ -17,13 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-from test_tags_support import (
+import pytest
+
+from tags_support import (
     VARIANTS, joined, make_library, other_tags, packets, raw_values, store_for,
 )
 
 from tagger.tags.files import remove_stale_temps
 
-A = ["bass", "drums", "voice"]  # what the store says (see test_tags_support.INSTRUMENTS)...
+A = ["bass", "drums", "voice"]  # what the store says (see tags_support.INSTRUMENTS)...
 B = ["bass", "drums", "flute", "voice"]  # ...and with flute present too: the tag grows
 CHILD = """
 import sys
@@ -43,6 +45,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_kill_9_during_writes_never_breaks_a_file(tmp_path: Path) -> None:
     lib = make_library(tmp_path / "music")
     before = {v: other_tags(p, v) for v, p in lib.items()}

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_tags_support import copy_library, joined, make_library, raw_values, store_for
+from tags_support import copy_library, joined, make_library, raw_values, store_for
 from typer.testing import CliRunner
 
 from tagger.cli.app import app

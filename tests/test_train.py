@@ -73,6 +73,7 @@ def tiny(**overrides: object) -> TrainConfig:
     return TrainConfig().updated(**{**TINY, **overrides})
 
 
+@pytest.mark.slow
 def test_loss_falls_and_the_model_loads_back(folder: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     config = tiny(name="tiny-trained", steps=30, eval_every=15, checkpoint_every=15,
@@ -100,6 +101,7 @@ def test_loss_falls_and_the_model_loads_back(folder: Path, tmp_path: Path,
     assert presence.shape == (1, 14) and foreground is not None
 
 
+@pytest.mark.slow
 def test_same_seed_same_run_and_resume_continues_at_the_step(folder: Path, tmp_path: Path) -> None:
     config = tiny(name="r", steps=8, eval_every=4, checkpoint_every=4, log_every=4,
                   data=[str(folder)], val_fraction=0.0)
@@ -119,6 +121,7 @@ def test_same_seed_same_run_and_resume_continues_at_the_step(folder: Path, tmp_p
     assert [row["step"] for row in result.history] == [4, 8, 12]
 
 
+@pytest.mark.slow
 def test_cli_train_then_eval_prints_metrics_and_writes_plots(folder: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     cfg = tmp_path / "tiny.toml"
@@ -212,6 +215,7 @@ def test_labels_csv_with_foreground_and_unknown_classes(folder: Path, tmp_path: 
         read_labelled(tmp_path / "bad.csv", classes)
 
 
+@pytest.mark.slow
 def test_sweep_writes_a_table_a_plot_and_the_best_config(folder: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     cfg = tmp_path / "tiny.json"
@@ -226,6 +230,7 @@ def test_sweep_writes_a_table_a_plot_and_the_best_config(folder: Path, tmp_path:
     assert best.batch_size in (16, 32, 64) and not math.isnan(best.lr)
 
 
+@pytest.mark.slow
 def test_fine_tune_can_retime_a_models_frontend_with_itself_as_teacher(
         folder: Path, tmp_path: Path) -> None:
     """``from_hop_length``: the fine-tuned model hears half the frames; the original teaches it."""

@@ -22,7 +22,7 @@ from tagger.train.data.evalsets import build_eval_set
 from tagger.train.data.gm import SOUNDFONTS, SoundFont, program_labels, render_parts
 from tagger.train.data.midi import Note, Part, read_midi, write_midi
 from tagger.train.data.mixture import MixtureSource, Placed, mix_stems
-from tagger.train.data.split import held_out, split_sources
+from tagger.train.data.split import DEFAULT_HOLDOUT, HoldoutError, held_out, split_sources
 from tagger.train.data.stems import StemBank, StemCache, make_stem
 from tagger.train.data.userdata import user_source
 from tagger.train.labelled import DataError
@@ -147,6 +147,10 @@ def test_cache_roundtrip_and_split(tmp_path):
     assert len(val) == 4 and all(s.family == "sf-test" for s in val)
     assert not any(s.family == "sf-test" for s in train)
     assert held_out("sf:timgm", "sf-timgm") and not held_out("sf:fluid", "sf-fluid")
+    with pytest.raises(HoldoutError, match="'sf-tset'.* match no source or family; there are: "):
+        split_sources(back, ("sf-test", "sf-tset"))  # a typo must not hold out nothing
+    train, val = split_sources(back, DEFAULT_HOLDOUT)  # the default: sources may be absent
+    assert len(train) + len(val) == len(back)
 
 
 def test_heldout_eval_set_is_deterministic(tmp_path):

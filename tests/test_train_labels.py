@@ -1,6 +1,6 @@
 """Human labels as training and evaluation data: `tagger train --labels`, `tagger eval MODEL labels`.
 
-A real store over real WAV tracks (``test_label_support.make_store``) gets labels through the
+A real store over real WAV tracks (``label_support.make_store``) gets labels through the
 label library, exactly as the labeling page writes them; a tiny random model is fine-tuned on
 them for a few steps through the real CLI. What is checked is the wiring (the labels are mixed
 in, split by track, recorded in the card, scored with masks), not accuracy.
@@ -24,7 +24,7 @@ from tagger.model.registry import load_model
 from tagger.store import Store
 from tagger.train.config import TrainConfig, load_config
 from tagger.train.inputs import open_inputs
-from test_label_support import make_store
+from label_support import make_store
 
 # (track id, start, end) -> roles; every class has positives and negatives over the 8 clips.
 LABELS = {
@@ -78,6 +78,7 @@ def test_labels_join_the_sources_at_the_models_rate(setup: dict[str, Path]) -> N
     assert example.audio.shape == (2 * 8000,)  # the tiny model's 2-s window, not the default 5 s
 
 
+@pytest.mark.slow
 def test_fine_tune_on_labels_then_score_the_model_on_them(setup: dict[str, Path],
                                                           tmp_path: Path) -> None:
     runner = CliRunner()

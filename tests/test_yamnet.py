@@ -83,6 +83,7 @@ def _compare(ours: np.ndarray, ref: np.ndarray) -> tuple[float, list[int]]:
     return float(np.abs(ours - ref).max()), top
 
 
+@pytest.mark.slow
 @needs_tflite
 @pytest.mark.parametrize("mode, delegate, bound", [
     ("xnnpack", True, 0.01),     # measured 4.5e-3 on these clips
@@ -99,6 +100,7 @@ def test_hybrid_emulation_matches_its_interpreter(clips, mode, delegate, bound) 
     assert diff < bound and min(top) >= 4, (diff, top)
 
 
+@pytest.mark.slow  # shares the interpreter fixtures, minutes of setup, with the test above
 @needs_tflite
 def test_float_port_against_default_interpreter(clips, default_ref) -> None:
     """No activation rounding: close in ranking, not in value (the interpreter quantizes)."""
@@ -108,6 +110,7 @@ def test_float_port_against_default_interpreter(clips, default_ref) -> None:
     assert diff < 0.6 and np.mean(top) >= 2.5, (diff, top)
 
 
+@pytest.mark.slow
 @needs_tflite
 def test_patches_logits_embeddings_and_batching() -> None:
     net = load_yamnet(TFLITE)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,7 +78,3 @@ def check_output_folder(path: Path | None) -> None:
         what = "is not a folder" if folder.exists() else "does not exist"
         fail(f"cannot write {printable(str(path))}: {printable(str(folder))} {what}"
              " (create it first)")
-
-
-def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()

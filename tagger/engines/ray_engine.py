@@ -39,6 +39,7 @@ import numpy as np
 
 from tagger.dataset import ChunkSpec
 from tagger.discover import Candidate
+from tagger.errors import TaggerError
 from tagger.model.card import ModelCard
 from tagger.scan import (ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
                          start_scan)
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     import torch
 
 
-class RayEngineError(RuntimeError):
+class RayEngineError(TaggerError, RuntimeError):
     """A problem the user fixes (Ray missing, cluster unreachable, no GPU), shown as one line."""
 
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from tagger.errors import TaggerError
 from tagger.label.audio import (SERVE_RATE, AudioError, ClipCache, frequency_ticks, read_clip,
                                 spectrogram_png, wav_bytes)
 from tagger.label.chunks import CLIP_S, ORDERS, Chunk, ChunkId, ChunkIndex, LabelQueue
@@ -24,7 +25,7 @@ from tagger.store import Store, StoreError
 SKIP_ADVICE = "Guessing does more harm than good: skip when you can't tell."
 
 
-class ApiError(Exception):
+class ApiError(TaggerError):
     """A request the page (or anyone) got wrong: becomes ``status`` + a JSON error message."""
 
     def __init__(self, status: int, message: str):

@@ -16,11 +16,13 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
+from tagger.errors import TaggerError
+
 SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
 SPECTROGRAM_MELS = 128  # rows of the page's spectrogram image
 
 
-class AudioError(Exception):
+class AudioError(TaggerError):
     """The clip cannot be read (file moved, changed or corrupt): one line for the user."""
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
+from tagger.config import package_models_dir
 from tagger.model.card import ModelCard
+from tagger.model.errors import ModelNotFoundError
 from tagger.model.network import TaggerNet, build_network
 
 MODELS_ENV = "TAGGER_MODELS_DIR"
@@ -19,16 +21,12 @@ DEFAULT_ENV = "TAGGER_MODEL"
 FALLBACK_DEFAULT = "tagger-as"
 
 
-class ModelNotFoundError(LookupError):
-    """No card matches a name or path; the message lists what is installed."""
-
-
 def models_dir() -> Path:
-    """``$TAGGER_MODELS_DIR`` if set, else the repository's ``models/`` folder."""
+    """``$TAGGER_MODELS_DIR`` if set, else the shipped ``models/`` (package data ``tagger.models``)."""
     env = os.environ.get(MODELS_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "models"
+    return package_models_dir()
 
 
 def _card_paths(folder: Path) -> list[Path]:

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tagger.model.errors import ModelNotFoundError
 from tagger.model.tflite_reader import TFLiteModel, read_tflite
 
 SAMPLE_RATE = 16000
@@ -241,8 +242,6 @@ def load_yamnet(path: str | Path, emulate_hybrid: bool | str = False) -> YamNet:
     Raises ``ModelNotFoundError`` if the file is missing and ``ValueError`` (naming the file)
     if it is not a YAMNet tflite; the state_dict is loaded strictly.
     """
-    from tagger.model.registry import ModelNotFoundError
-
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"no YAMNet tflite at {path}")

@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from tagger.config import examples_dir
 from tagger.realdev.sets import Item, Part
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples" / "library"
+EXAMPLES_DIR = examples_dir()
 WHOLE_TRACK_S = 24 * 3600.0
 
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tagger.config import shared_dir
 from tagger.taxonomy import CLASSES
 
 DATA_ENV = "TAGGER_REAL_DATA"
@@ -88,11 +89,11 @@ class Item:
 
 
 def data_dir() -> Path:
-    """``$TAGGER_REAL_DATA`` or ``../shared/data/real`` beside the repository."""
+    """``$TAGGER_REAL_DATA``, else ``data/real`` in ``tagger.config.shared_dir()``."""
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
+    return shared_dir() / "data" / "real"
 
 
 def is_reserved(source: str) -> bool:

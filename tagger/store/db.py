@@ -22,6 +22,7 @@ import sqlite_utils
 from tagger.store.damage import damage_error, is_damage
 from tagger.store.errors import StoreError
 from tagger.store.migrations import MIGRATIONS, migrate
+from tagger.store.rows import InstrumentSummary, SegmentRow
 
 
 def path_key(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -53,23 +54,6 @@ def _process_alive(pid: int | None) -> bool:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class SegmentRow:
-    instrument: str
-    start: float
-    end: float
-    confidence: float
-    role: str
-
-
-@dataclass
-class InstrumentSummary:
-    instrument: str
-    score: float
-    coverage: float
-    role: str | None
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The store's errors, each worth one line to the user."""
 
+from tagger.errors import TaggerError
 
-class StoreError(Exception):
+
+class StoreError(TaggerError):
     """A store problem worth one line to the user (not a database, disk full, locked...)."""
 
 

@@ -6,26 +6,33 @@
 - :mod:`tagger.tags.files`: read / change / atomically rewrite one file, verified;
 - :mod:`tagger.tags.backups`: what our fields replaced, kept in the store for ``--remove``;
 - :mod:`tagger.tags.apply`: :func:`tag_tracks`, the store-driven loop used by the CLI and scan.
+
+Names are imported on first use (PEP 562): ``import tagger.tags.fields`` loads the field
+declarations only, not the store-driven loop and the database behind it.
 """
 
-from tagger.tags.apply import TagOutcome, desired_fields, summarize, tag_tracks
-from tagger.tags.fields import FIELDS, Field
-from tagger.tags.files import FieldChange, FileState, read_fields, update_file
-from tagger.tags.formats import TagError
-from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_OPTIONS",
-    "FIELDS",
-    "Field",
-    "FieldChange",
-    "FileState",
-    "TagError",
-    "TagOptions",
-    "TagOutcome",
-    "desired_fields",
-    "read_fields",
-    "summarize",
-    "tag_tracks",
-    "update_file",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tagger.tags.apply import TagOutcome, desired_fields, summarize, tag_tracks
+    from tagger.tags.errors import TagError
+    from tagger.tags.fields import FIELDS, Field
+    from tagger.tags.files import FieldChange, FileState, read_fields, update_file
+    from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
+
+_EXPORTS = {
+    "TagOutcome": "apply", "desired_fields": "apply", "summarize": "apply", "tag_tracks": "apply",
+    "FIELDS": "fields", "Field": "fields", "FieldChange": "files", "FileState": "files",
+    "read_fields": "files", "update_file": "files", "TagError": "errors",
+    "DEFAULT_OPTIONS": "options", "TagOptions": "options",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

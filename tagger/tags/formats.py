@@ -35,14 +35,11 @@ from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
 from tagger.tags import payload
+from tagger.tags.errors import TagError
 from tagger.tags.fields import FIELDS, TagKind
+from tagger.tags.id3check import check_roundtrip
 
 _ID3_KW = {"translate": False, "load_v1": False}
-
-
-class TagError(Exception):
-    """One file could not be read or written; the message is one line for the user."""
-
 
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _SQLITE_FULL = 13
@@ -118,8 +115,6 @@ class Container:
             return
         if mf.tags.version < (2, 3, 0):
             raise TagError("has an ID3v2.2 tag, which cannot be written without converting it")
-        from tagger.tags.id3check import check_roundtrip
-
         with open(path, "rb") as f:
             offset = self.id3_offset(f, os.fstat(f.fileno()).st_size)
             if offset is not None:

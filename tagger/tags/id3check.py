@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import mutagen
 
-from tagger.tags.formats import TagError
+from tagger.tags.errors import TagError
 from tagger.tags.payload import PayloadError, id3v2_total_size
 
 

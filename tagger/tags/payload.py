@@ -17,13 +17,15 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from tagger.errors import TaggerError
+
 Span = tuple[int, int]
 PayloadFn = Callable[[BinaryIO, int], list[Span]]
 
 _PIECE = 1 << 20  # compare in 1 MiB pieces so a long WAV never sits in memory twice
 
 
-class PayloadError(Exception):
+class PayloadError(TaggerError):
     """The container is not laid out the way its format says; we will not write to it."""
 
 

@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from tagger.errors import TaggerError
 from tagger.model.card import ModelCard
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TaggerError, ValueError):
     """A checkpoint that is missing, unreadable or from a different model."""
 
 

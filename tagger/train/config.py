@@ -10,20 +10,22 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from tagger.config import shared_dir
+from tagger.errors import TaggerError
 from tagger.taxonomy import CLASSES
 
 # The AudioSet-pretrained EfficientAT mn04 (see ../shared/pretrained/README.md); never downloaded.
-DEFAULT_PRETRAINED = str(Path(__file__).resolve().parents[3] / "shared" / "pretrained"
-                         / "mn04_as_mAP_432.pt")
+DEFAULT_PRETRAINED = str(shared_dir() / "pretrained" / "mn04_as_mAP_432.pt")
 INITS = ("audioset", "scratch", "model")
 HEADS = ("audioset_rows", "linear")
 SCHEDULES = ("cosine", "onecycle", "constant")
 
 
-class ConfigError(ValueError):
+class ConfigError(TaggerError, ValueError):
     """A config file or option that cannot be used; the message says which key and why."""
 
 
@@ -145,13 +147,27 @@ class TrainConfig:
         return cls().updated(**data)
 
 
+def presets_dir() -> Path:
+    """The training presets shipped with the package (``tagger/train/presets/*.toml``)."""
+    return Path(str(files("tagger.train").joinpath("presets")))
+
+
+def _preset_or_path(path: Path) -> Path:
+    """``path`` itself, or the shipped preset a bare name (``mn04-finetune-cpu``) names."""
+    if path.exists() or path.parent != Path("."):
+        return path
+    preset = presets_dir() / (path.name if path.suffix else f"{path.name}.toml")
+    return preset if preset.is_file() else path
+
+
 def load_config(path: str | Path) -> TrainConfig:
     """Read a ``.toml`` or ``.json`` config; keys are ``TrainConfig`` fields (flat or in tables).
 
-    TOML tables (``[model]``, ``[optim]``...) are flattened, so a config can be grouped for
-    readability without the code caring about the grouping.
+    A bare name that is no file here is looked up among the shipped presets. TOML tables
+    (``[model]``, ``[optim]``...) are flattened, so a config can be grouped for readability
+    without the code caring about the grouping.
     """
-    path = Path(path)
+    path = _preset_or_path(Path(path))
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -4,13 +4,15 @@
 few hundred labelled clips steer the model without drowning the data it learned from, which
 would make it forget what the labels do not cover) and validates on labelled tracks it does
 not train on; ``tagger eval MODEL labels`` scores a model on every labelled clip. Both read the
-store through ``tagger.label.dataset``, so a label means the same thing in either: an
-instrument nobody labelled in a clip is unknown (masked), never absent.
+store through ``tagger.label.dataset`` (``labeled_clips``, ``targets``), so a label means the same
+thing in either: an instrument nobody labelled in a clip is unknown (masked), never absent.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,20 @@ from typing import Any
 import numpy as np
 
 from tagger.config import resolve_db_path
-from tagger.label.dataset import labeled_clip_set, labeled_clips, labeled_examples, targets
+from tagger.label.audio import AudioError, read_clip
+from tagger.label.dataset import LabeledClip, labeled_clips, targets
 from tagger.store import Store, StoreError
+from tagger.taxonomy import CLASSES
 from tagger.train.config import TrainConfig
 from tagger.train.example import Example
 from tagger.train.labelled import ClipSource, DataError, Warn, holdout_split
 
+log = logging.getLogger(__name__)
+
 LABELS_SET = "labels"  # the DATA name of the human labels in --data-like places
+# Each example's ``source`` is this prefix plus its track's path: one source per recording, so a
+# validation split by source never hears a track it trained on (clips of one track are alike).
+SOURCE_PREFIX = "labels:"
 
 
 @dataclass
@@ -101,3 +110,81 @@ def open_label_inputs(config: TrainConfig, rate: int, hold_out: float, *, warn: 
               "licence": "the user's own labels"}
     return LabelInputs(ClipSource(examples, int(round(config.window_s * rate))), validation,
                        record)
+
+
+def labeled_examples(
+    store: Store,
+    *,
+    sample_rate: int,
+    window_s: float,
+    classes: Sequence[str] = CLASSES,
+    min_cover: float = 0.5,
+    tracks: Container[int] | None = None,
+) -> Iterator[Example]:
+    """``Example``s of ``window_s`` seconds at ``sample_rate`` from every labelled clip.
+
+    A clip no longer than the window becomes one example, zero-padded after the audio (silence
+    adds no instrument, so the labels still hold). A longer clip is tiled into windows: "none"
+    holds in every tile; "present" is kept only in tiles covering at least ``min_cover`` of the
+    clip, since a short tile may miss the part where the instrument plays. Clips whose file can
+    no longer be read are logged and left out: stale labels must not stop a training run.
+    ``tracks`` keeps only clips of those track ids (a split by track: training never hears a
+    track its validation clips come from).
+    """
+    if sample_rate <= 0 or window_s <= 0:
+        raise ValueError("sample_rate and window_s must be positive")
+    window = int(round(window_s * sample_rate))
+    for clip, audio in _clip_audio(store, sample_rate, classes, tracks):
+        length = clip.end - clip.start
+        source = SOURCE_PREFIX + clip.display_path
+        if len(audio) <= window:
+            padded = np.zeros(window, np.float32)
+            padded[: len(audio)] = audio
+            yield Example(padded, *targets(clip.roles, classes), source=source)
+            continue
+        keep = window_s >= min_cover * length
+        starts = list(range(0, len(audio) - window + 1, window))
+        if starts[-1] + window < len(audio):
+            starts.append(len(audio) - window)  # last tile flush with the end: nothing unheard
+        for first in starts:
+            yield Example(audio[first : first + window].copy(),
+                          *targets(clip.roles, classes, keep_positives=keep), source=source)
+
+
+def labeled_clip_set(
+    store: Store,
+    *,
+    sample_rate: int,
+    classes: Sequence[str] = CLASSES,
+    tracks: Container[int] | None = None,
+) -> list[Example]:
+    """One ``Example`` per labelled clip, its whole audio unpadded: for scoring, not training.
+
+    A model is judged on a clip the way a scan judges a track (its own windows, max over them),
+    so the clip-level labels are compared with a clip-level score; tiling into training windows
+    (``labeled_examples``) would invent per-window labels the person never gave.
+    """
+    if sample_rate <= 0:
+        raise ValueError("sample_rate must be positive")
+    return [Example(audio, *targets(clip.roles, classes), source=SOURCE_PREFIX + clip.display_path)
+            for clip, audio in _clip_audio(store, sample_rate, classes, tracks)]
+
+
+def _clip_audio(
+    store: Store, sample_rate: int, classes: Sequence[str], tracks: Container[int] | None
+) -> Iterator[tuple[LabeledClip, np.ndarray]]:
+    """Labelled clips that name one of ``classes`` (in ``tracks``, if given) with their samples;
+    unreadable ones are logged and skipped."""
+    for clip in labeled_clips(store):
+        if tracks is not None and clip.track_id not in tracks:
+            continue
+        if not any(name in clip.roles for name in classes):
+            continue
+        try:
+            audio = read_clip(clip.path, start=clip.start, duration=clip.end - clip.start,
+                              sample_rate=sample_rate)
+        except (AudioError, ValueError) as exc:
+            log.warning("skipping labels of %s at %.1f s: %s", clip.display_path, clip.start, exc)
+            continue
+        if len(audio):
+            yield clip, audio

@@ -45,10 +45,8 @@ DEFAULT_VALIDATION = "heldout"  # the data engine's held-out-sources stream
 
 
 def _engine() -> Any:
-    try:
-        return importlib.import_module("tagger.train.data")
-    except ImportError:
-        return None
+    """The data engine package, imported on first use (its names load lazily themselves)."""
+    return importlib.import_module("tagger.train.data")
 
 
 def _builtin(kind: str) -> dict[str, Callable[..., Any]]:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tagger.discover import is_audio_name
+from tagger.errors import TaggerError
 from tagger.taxonomy import UnknownInstrumentError, normalize, resolve
 from tagger.train.example import Example
 
@@ -45,7 +46,7 @@ IRMAS_CODES = {"cel": "cello", "cla": "clarinet", "flu": "flute", "gac": "acoust
 NONE_NAMES = ("none", "_none", "negative", "other")
 
 
-class DataError(ValueError):
+class DataError(TaggerError, ValueError):
     """Labelled data that cannot be used; the message names the file or folder and the fix."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+from tagger.errors import TaggerError
+
 # Every stem in the cache is stored at this rate; banks are resampled once to the trainer's rate.
 CACHE_SR = 32000
 # Activity envelopes have one RMS value per 10 ms, whatever the audio rate.
@@ -19,7 +21,7 @@ ENV_RATE = 100
 ACTIVE_THRESHOLD = 10 ** (-30 / 20)
 
 
-class AudioLoadError(Exception):
+class AudioLoadError(TaggerError):
     """A file that cannot be read as audio; the message is one line naming the file."""
 
 
@@ -35,16 +37,12 @@ def load_audio(path: str, sample_rate: int) -> np.ndarray:
 
     Uses the scan's decoder (:func:`tagger.decode.decode`) so training and scanning read files the
     same way, and falls back to soundfile + soxr when that fails (it reads a few old Vorbis files
-    FFmpeg refuses) or is missing. Any failure becomes an :class:`AudioLoadError`, so callers
-    can skip the file with a warning instead of crashing.
+    FFmpeg refuses). Any failure becomes an :class:`AudioLoadError`, so callers can skip the
+    file with a warning instead of crashing.
     """
+    from tagger.decode import decode
+
     try:
-        from tagger.decode import decode
-    except ImportError:  # pragma: no cover - only when the scan side is not installed
-        decode = None
-    try:
-        if decode is None:  # pragma: no cover
-            raise RuntimeError("tagger.decode is not available")
         audio = decode(path, sample_rate=sample_rate)
     except Exception as exc:  # decode raises DecodeError; others raise their own types
         try:

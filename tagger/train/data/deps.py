@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import shutil
 
+from tagger.errors import TaggerError
+
 INSTALL_HINT = "scripts/install-system-packages.sh scripts/system-packages-train.txt"
 
 
-class MissingDependency(RuntimeError):
+class MissingDependency(TaggerError, RuntimeError):
     """A tool, SoundFont or package the data engine needs is not installed."""
 
 

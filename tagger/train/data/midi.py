@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from tagger.errors import TaggerError
+
 PPQ = 960
 TEMPO_US = 500_000  # 120 bpm: 1 tick = 1/1920 s
 TICKS_PER_S = PPQ * 1_000_000 / TEMPO_US
@@ -85,7 +87,7 @@ def write_midi(parts: list[tuple[float, Part]]) -> bytes:
     return header + b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
 
 
-class MidiError(ValueError):
+class MidiError(TaggerError, ValueError):
     """A file that is not a Standard MIDI File we can read."""
 
 

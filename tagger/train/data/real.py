@@ -11,23 +11,21 @@ used only to check the model.
 from __future__ import annotations
 
 import csv
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tagger.realdev.sets import is_reserved
+from tagger.realdev.sets import data_dir, is_reserved
 from tagger.taxonomy import CLASSES
 from tagger.train.data.audio import CACHE_SR, load_many, trim_silence
 from tagger.train.data.sampler import DECAYING, Sample, drum_phrase, parse_pitch, phrase
 from tagger.train.data.stems import Stem, make_stem
 
 REAL_VERSION = 2
-# ../shared/data/real next to the checkout, or $TAGGER_REAL_DATA.
-DEFAULT_REAL_ROOT = Path(os.environ.get(
-    "TAGGER_REAL_DATA", Path(__file__).resolve().parents[4] / "shared" / "data" / "real"))
+# $TAGGER_REAL_DATA, else ../shared/data/real next to the checkout (read once, at import).
+DEFAULT_REAL_ROOT = data_dir()
 FIXTURE_SOURCE = "mirdata test fixtures"  # real polyphonic excerpts: checking only, never training
 # fine-label words that make a broad-family recording a near miss of one of our classes
 _NEAR = {"bass clarinet": ("clarinet",), "bass_clarinet": ("clarinet",), "snare": ("drums",),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 
+from tagger.errors import TaggerError
 from tagger.train.data.stems import Stem, StemBank
 
 DEFAULT_HOLDOUT: tuple[str, ...] = (
@@ -42,9 +43,24 @@ def held_out(source: str, family: str, holdout: Sequence[str] = DEFAULT_HOLDOUT)
     return any(fnmatch.fnmatchcase(n, pat.lower()) for pat in holdout for n in names)
 
 
+class HoldoutError(TaggerError, ValueError):
+    """A hold-out pattern that matches no stem: a typo would silently hold out nothing."""
+
+
 def split_sources(bank: StemBank, holdout: Sequence[str] = DEFAULT_HOLDOUT
                   ) -> tuple[StemBank, StemBank]:
-    """(train, validation) banks: validation = every stem from a held-out source or family."""
+    """(train, validation) banks: validation = every stem from a held-out source or family.
+
+    Patterns other than ``DEFAULT_HOLDOUT`` must each match a stem, or ``HoldoutError`` names
+    them; the default names sources a smaller cache (``--quick``) may simply not have.
+    """
+    if tuple(holdout) != DEFAULT_HOLDOUT:
+        missing = unmatched(holdout, bank)
+        if missing:
+            known = sorted({s.source for s in bank} | {s.family for s in bank})
+            shown = ", ".join(known[:12]) + (f" and {len(known) - 12} more" if len(known) > 12 else "")
+            raise HoldoutError(f"hold-out pattern(s) {', '.join(map(repr, missing))} match no "
+                               f"source or family; there are: {shown}")
     train = bank.filter(lambda s: not held_out(s.source, s.family, holdout))
     val = bank.filter(lambda s: held_out(s.source, s.family, holdout))
     return train, val

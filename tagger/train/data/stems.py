@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -218,10 +218,6 @@ class StemBank:
             r = rows[key]
             out.append({**r, "seconds": round(r["seconds"], 1), "licences": sorted(r["licences"])})
         return out
-
-
-def sources_of(stems: Iterable[Stem]) -> list[str]:
-    return sorted({s.source for s in stems})
 
 
 def envelope_frames(sample_start: int, n_samples: int, sample_rate: int) -> tuple[int, int]:
