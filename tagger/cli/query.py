@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from tagger.cli.app import app
 from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
@@ -38,14 +38,19 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _instrument_cell(hit: TrackHit) -> str:
+def _instrument_cell(hit: TrackHit) -> Text:
     if hit.status != "ok":
-        return f"[red]error: {escape(printable(hit.error or 'unknown'))}[/]"
-    parts = []
+        return Text(f"error: {printable(hit.error or 'unknown')}", style="red")
+    cell = Text()
     for m in hit.matched:
-        role = {"foreground": " [bold]lead[/]", "background": ""}.get(m.role or "", "")
-        parts.append(f"{m.instrument} [cyan]{m.score:.2f}[/] {m.coverage:.0%}{role}")
-    return "\n".join(parts) or "[dim]-[/]"
+        if cell:
+            cell.append("\n")
+        cell.append(f"{m.instrument} ")
+        cell.append(f"{m.score:.2f}", style="cyan")
+        cell.append(f" {m.coverage:.0%}")
+        if m.role == "foreground":
+            cell.append(" lead", style="bold")
+    return cell or Text("-", style="dim")
 
 
 def _table(hits: list[TrackHit]) -> Table:
@@ -55,7 +60,7 @@ def _table(hits: list[TrackHit]) -> Table:
     table.add_column("instruments (score, coverage)", ratio=2)
     table.add_column("format", no_wrap=True)
     for hit in hits[:TABLE_MAX_ROWS]:
-        table.add_row(escape(printable(hit.path)), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
+        table.add_row(printable(hit.path), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
     return table
 
 
@@ -180,8 +185,8 @@ def query_command(
     elif m3u is None and hits:
         console.print(_table(hits))
         if len(hits) > TABLE_MAX_ROWS:
-            err_console.print(f"[dim]showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
-                              " --paths or --json for all[/]", highlight=False)
+            err_console.print(f"showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
+                              " --paths or --json for all", style="dim")
         elif not quiet:
             console.print(f"{len(hits):,} track{'s' * (len(hits) != 1)}", highlight=False)
     if not hits and not quiet:

@@ -7,19 +7,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tagger.cli.app import app
-from tagger.cli.common import EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, store_session
-from tagger.printable import printable
+from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, console, err_console,
+                               error_line, fail, labelled, store_session)
 from tagger.store.db import display_path
-
-
-def error_line(path: str, message: str) -> str:
-    """``error PATH: MESSAGE`` as rich markup, the name and message escaped (a file name may
-    hold ``[`` or control characters)."""
-    return f"[red]error[/] {escape(printable(display_path(path)))}: {escape(printable(message))}"
 
 
 class RichProgress:
@@ -68,13 +61,12 @@ class RichProgress:
 
     def notice(self, message: str) -> None:
         if not self.quiet:
-            self.progress.console.print(f"note: {message}", highlight=False, soft_wrap=True)
+            self.progress.console.print(labelled("note:", "yellow", message), soft_wrap=True)
 
     def track_note(self, path: str, note: str) -> None:
         if not self.quiet:
-            self.progress.console.print(f"[yellow]note[/] {escape(printable(display_path(path)))}: "
-                                        f"{escape(printable(note))}",
-                                       highlight=False, soft_wrap=True)
+            self.progress.console.print(
+                labelled("note", "yellow", f"{display_path(path)}: {note}"), soft_wrap=True)
 
 
 @app.command("scan")
