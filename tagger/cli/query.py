@@ -121,8 +121,8 @@ def query_command(
     min_coverage: Annotated[Unit, _opt("--min-coverage", min=0.0, max=1.0,
                                        help="Asked instruments need at least this fraction of"
                                        " the track.")] = None,
-    role: Annotated[Optional[str], _opt("--role", help="foreground (lead/solo) or"
-                                        " background.")] = None,
+    role: Annotated[Optional[str], _opt("--role", help="foreground (or lead, solo) or"
+                                        " background (or accompaniment, backing).")] = None,
     path: Annotated[Optional[str], _opt("--path", help="Only paths matching this glob"
                                         " (e.g. '*/Jazz/*').")] = None,
     path_contains: Annotated[Optional[str], _opt("--path-contains", help="Only paths containing"
@@ -150,8 +150,6 @@ def query_command(
     check_output_folder(m3u)
     if status not in ("ok", "error", "all"):
         fail(f"--status must be ok, error or all, not {status!r}")
-    if role is not None:
-        role = role.strip().lower()
     spec = QuerySpec(
         has=has, any=any_, not_=not_, min_score=min_score, min_coverage=min_coverage, role=role,
         path_glob=path, path_contains=path_contains,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -89,6 +90,9 @@ def scan_command(
     from tagger.model.registry import ModelNotFoundError
     from tagger.scan import ScanOptions, scan
 
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        fail(f"no such file or folder: {', '.join(display_path(p) for p in missing)}")
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         fail(f"--device must be auto, cpu or cuda (got {device!r})")
     if engine not in ("local", "ray"):

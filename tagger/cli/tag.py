@@ -120,7 +120,7 @@ def tag_command(
         "--min-score", help="Asked instruments need at least this score (0-1).")] = None,
     min_coverage: Annotated[Optional[float], typer.Option(
         "--min-coverage", help="...and cover at least this fraction of the track.")] = None,
-    role: Annotated[Optional[str], typer.Option("--role", help="foreground or background.")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="foreground (or lead) or background.")] = None,
     formats: Annotated[Optional[list[str]], typer.Option("--format", help="Only this format.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every track in the store.")] = False,
     dry_run: Annotated[bool, typer.Option(
