@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -54,13 +55,18 @@ def _instrument_cell(hit: TrackHit) -> Text:
 
 
 def _table(hits: list[TrackHit]) -> Table:
-    table = Table(show_lines=False, header_style="bold", pad_edge=False)
-    table.add_column("path", overflow="fold", ratio=3)
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("instruments (score, coverage)", ratio=2)
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    table.add_column("path", overflow="fold", ratio=1)
+    table.add_column("length", justify="right", no_wrap=True)
+    header = "instrument score cover"
+    cells = [_instrument_cell(hit) for hit in hits[:TABLE_MAX_ROWS]]
+    # As wide as the widest answer; an error message wraps inside that instead of widening it.
+    widest = max([len(line) for hit, cell in zip(hits, cells) if hit.status == "ok"
+                  for line in cell.plain.split("\n")] + [len(header)])
+    table.add_column(header, width=widest)
     table.add_column("format", no_wrap=True)
-    for hit in hits[:TABLE_MAX_ROWS]:
-        table.add_row(printable(hit.path), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
+    for hit, cell in zip(hits, cells):
+        table.add_row(printable(hit.path), format_duration(hit.duration), cell, hit.format or "")
     return table
 
 
