@@ -278,10 +278,13 @@ def run_query(
 
 
 def _m3u_title(hit: TrackHit) -> str:
-    # Titles from tags are not in the store; the file name is what players show anyway.
+    """"Artist - Title" from the file's own tags when it has them (the store holds no tags),
+    else the file name without its extension, which is what players show anyway."""
+    from tagger.track_titles import artist_title
+
     name = os.path.basename(hit.path)
     stem, _ext = os.path.splitext(name)
-    return printable(stem or name)
+    return printable(artist_title(hit.path_key) or stem or name)
 
 
 def m3u_fits(hit: TrackHit) -> bool:

@@ -51,6 +51,11 @@ def error_line(path: str | bytes, message: str) -> Text:
     return labelled("error", "red", f"{display_path(path)}: {message}")
 
 
+def plural(count: int, word: str) -> str:
+    """``plural(1, "track")`` -> ``"1 track"``; ``plural(1200, "track")`` -> ``"1,200 tracks"``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def print_line(text: str | Text, *, err: bool = False) -> None:
     """One logical line, left for the terminal to wrap (no hard breaks inside a path)."""
     (err_console if err else console).print(text, soft_wrap=True)

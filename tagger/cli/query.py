@@ -19,10 +19,10 @@ from rich.text import Text
 
 from tagger.cli.app import app
 from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
-                               fail, store_session)
+                               fail, plural, print_line, store_session)
 from tagger.printable import printable, printable_bytes
-from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_fits,
-                          run_query, write_m3u)
+from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_bytes,
+                          m3u_fits, run_query, write_m3u)
 
 # A terminal table of 10,000 rows helps nobody and takes seconds to lay out; past this many the
 # table stops with a note pointing at --limit/--paths/--json (which always give everything).
@@ -93,6 +93,29 @@ def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
         raise typer.Exit(0)
 
 
+def _write_playlist(hits: list[TrackHit], m3u: Path, *, to_stdout: bool, quiet: bool) -> None:
+    """``--m3u FILE`` (atomic) or ``--m3u -`` (standard output), then what was written."""
+    if to_stdout:
+        try:
+            sys.stdout.buffer.write(m3u_bytes(hits))
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0)
+    else:
+        try:
+            write_m3u(hits, m3u)
+        except OSError as exc:
+            fail(f"cannot write {printable(str(m3u))}: {exc.strerror or exc}")
+    left_out = sum(not m3u_fits(h) for h in hits)
+    if left_out:
+        print_line(f"left out {plural(left_out, 'track')} whose names hold a line break (M3U"
+                   " cannot hold them; --paths -0 can)", err=True)
+    if not quiet:
+        where = "standard output" if to_stdout else printable(str(m3u))
+        print_line(f"wrote {plural(len(hits) - left_out, 'track')} to {where}", err=True)
+
+
 QUERY_HELP = (
     "Find tracks by the instruments in them, best match first.\n\n"
     "Examples: `tagger query --has sax`; `tagger query --has guitar --has vocals --role "
@@ -144,7 +167,7 @@ def query_command(
     null: Annotated[bool, _opt("--null", "-0", help="With --paths: end each path with NUL, not"
                                " a newline, and keep its exact bytes (for xargs -0).")] = False,
     m3u: Annotated[Optional[Path], _opt("--m3u", dir_okay=False, help="Write the matches as an"
-                                        " extended M3U playlist.")] = None,
+                                        " extended M3U playlist (- for standard output).")] = None,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -153,7 +176,10 @@ def query_command(
         fail("choose one of --json, --jsonl and --paths")
     if null and not paths_only:
         fail("--null goes with --paths")
-    check_output_folder(m3u)
+    m3u_to_stdout = m3u is not None and str(m3u) == "-"
+    if m3u_to_stdout and (as_json or as_jsonl or paths_only):
+        fail("--m3u - and --json/--jsonl/--paths would both write to standard output")
+    check_output_folder(None if m3u_to_stdout else m3u)
     if status not in ("ok", "error", "all"):
         fail(f"--status must be ok, error or all, not {status!r}")
     spec = QuerySpec(
@@ -169,17 +195,7 @@ def query_command(
             fail(str(exc))
 
     if m3u is not None:
-        try:
-            write_m3u(hits, m3u)
-        except OSError as exc:
-            fail(f"cannot write {printable(str(m3u))}: {exc.strerror or exc}")
-        left_out = sum(not m3u_fits(h) for h in hits)
-        if left_out:
-            err_console.print(f"left out {left_out} track(s) whose names hold a line break (M3U"
-                              " cannot hold them; --paths -0 can)", highlight=False, markup=False)
-        if not quiet:
-            err_console.print(f"wrote {len(hits) - left_out:,} tracks to {printable(str(m3u))}",
-                              highlight=False, markup=False)
+        _write_playlist(hits, m3u, to_stdout=m3u_to_stdout, quiet=quiet)
     if as_json:
         sys.stdout.write(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1) + "\n")
     elif as_jsonl:
