@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich import box
+from rich.console import Group
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -31,6 +32,9 @@ def _numbers(data: dict[str, Any]) -> dict[str, float]:
 
 # Numbers in a card's validation that describe the run, not how well the model does.
 BOOKKEEPING = frozenset({"best_step", "steps", "clips", "seed", "window_s", "hop_s"})
+# Per-class figures whose mean says nothing about the model: clip counts, and the training
+# run's own thresholds (the card's, the ones a scan uses, are shown by `tagger models NAME`).
+NOT_AVERAGED = frozenset({"threshold", "positives", "negatives", "clips"})
 
 
 def validation_summary(validation: dict[str, Any], *, limit: int = 4) -> str:
@@ -55,11 +59,12 @@ def validation_summary(validation: dict[str, Any], *, limit: int = 4) -> str:
             parts += [f"{key} {k} {v:.3g}" for k, v in nums.items()]
             continue
         rows = [_numbers(v) for v in value.values() if isinstance(v, dict)]
-        metrics = sorted({m for r in rows for m in r})
+        metrics = sorted({m for r in rows for m in r} - NOT_AVERAGED)
+        noun = "classes" if key == "per_class" or set(value) <= set(CLASSES) else key  # "3 sets"
         for metric in metrics:
             vals = [r[metric] for r in rows if metric in r]
             if vals:
-                parts.append(f"mean {metric} {sum(vals) / len(vals):.3g} over {len(vals)} classes")
+                parts.append(f"mean {metric} {sum(vals) / len(vals):.3g} over {len(vals)} {noun}")
     if not parts:
         return "-"
     return ", ".join(parts[:limit]) + (", ..." if len(parts) > limit else "")
@@ -73,23 +78,67 @@ def _classes_cell(classes: list[str]) -> str:
     return f"{len(classes)}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _card_table(cards: list[ModelCard], default: str | None) -> Table:
-    """One row per model; the default is marked on a line of its own inside the name cell, so
-    the name column stays as narrow as the longest ``name version``."""
+LIST_HEADERS = ("model", "classes", "rate", "window/hop", "validation")
+COLUMN_GAP = 3  # a SIMPLE_HEAD table puts padding, a space and padding between columns
+
+
+def _card_rows(cards: list[ModelCard], default: str | None) -> list[list[str]]:
+    """The list's cells as text; the default is marked on a line of its own in the name cell,
+    so the name column stays as narrow as the longest ``name version``."""
+    return [[f"{card.name} {card.version}" + ("\n(default)" if default in (card.name, card.id)
+                                               else ""),
+             _classes_cell(card.classes), f"{card.sample_rate / 1000:g} kHz",
+             f"{card.window_s:g} s / {card.hop_s:g} s", validation_summary(card.validation)]
+            for card in cards]
+
+
+def _narrowest(rows: list[list[str]], headers: tuple[str, ...], *, no_wrap: set[int]) -> int:
+    """The width a table of these cells needs so that no word (or unwrappable cell) breaks."""
+    widths = []
+    for k, header in enumerate(headers):
+        cells = [header] + [row[k] for row in rows]
+        pieces = [line for c in cells for line in c.split("\n")]
+        if k not in no_wrap:
+            pieces = [word for piece in pieces for word in piece.split()]
+        widths.append(max(len(p) for p in pieces))
+    return sum(widths) + COLUMN_GAP * (len(headers) - 1)
+
+
+def _card_table(rows: list[list[str]]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
-    table.add_column("model", no_wrap=True)
-    table.add_column("classes", ratio=1)
-    table.add_column("rate", justify="right", no_wrap=True)
-    table.add_column("window/hop", justify="right", no_wrap=True)
-    table.add_column("validation", ratio=3)
-    for card in cards:
-        name = Text(f"{card.name} {card.version}")
-        if default in (card.name, card.id):
-            name.append("\n(default)", style="green")
-        table.add_row(name, _classes_cell(card.classes), f"{card.sample_rate / 1000:g} kHz",
-                      f"{card.window_s:g} s / {card.hop_s:g} s",
-                      validation_summary(card.validation))
+    table.add_column(LIST_HEADERS[0], no_wrap=True)
+    table.add_column(LIST_HEADERS[1], ratio=1)
+    table.add_column(LIST_HEADERS[2], justify="right", no_wrap=True)
+    table.add_column(LIST_HEADERS[3], justify="right", no_wrap=True)
+    table.add_column(LIST_HEADERS[4], ratio=3)
+    for name, *rest in rows:
+        cell = Text(name.split("\n")[0])
+        if "\n" in name:
+            cell.append("\n" + name.split("\n", 1)[1], style="green")
+        table.add_row(cell, *rest)
     return table
+
+
+def _card_blocks(cards: list[ModelCard], default: str | None) -> Group:
+    """The list as one block per model, for terminals too narrow for the table's words."""
+    blocks: list[Text] = []
+    for card in cards:
+        block = Text(f"{card.name} {card.version}", style="bold")
+        if default in (card.name, card.id):
+            block.append(" (default)", style="green")
+        block.append(f"\n  classes {_classes_cell(card.classes)}; {card.sample_rate / 1000:g} kHz;"
+                     f" window/hop {card.window_s:g} s / {card.hop_s:g} s")
+        block.append(f"\n  validation: {validation_summary(card.validation)}")
+        blocks.append(block)
+    return Group(*blocks)
+
+
+def _card_list(cards: list[ModelCard], default: str | None) -> Table | Group:
+    """The table when every word of it fits the terminal, else a block per model."""
+    rows = _card_rows(cards, default)
+    if _narrowest(rows, LIST_HEADERS, no_wrap={0, 2, 3}) <= console.width:
+        return _card_table(rows)
+    return _card_blocks(cards, default)
 
 
 # Short headers for the per-class table when the full ones do not fit the terminal.
@@ -200,7 +249,7 @@ def models_command(
                           " (a model is NAME.json + NAME.pt; set TAGGER_MODELS_DIR to look"
                           " elsewhere)")
         return
-    console.print(_card_table(cards, registry.default_model_name()))
+    console.print(_card_list(cards, registry.default_model_name()))
     console.print(f"{len(cards)} model{'s' * (len(cards) != 1)} in"
                   f" {printable(str(registry.models_dir()))}; `tagger models NAME` shows one card",
                   style="dim")
