@@ -4,6 +4,7 @@ shell completion, and `--role lead`."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -115,15 +116,17 @@ def test_shell_completion(tmp_path: Path) -> None:
     script = "import sys; sys.argv[0] = 'tagger'; from tagger.cli.app import main; main()"
     env = {**os.environ, "_TAGGER_COMPLETE": "complete_bash", "COMP_WORDS": "tagger qu",
            "COMP_CWORD": "1"}
-    import subprocess
-
     words = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                            text=True, timeout=60)
-    assert words.stdout.split() == ["query"]
-    env.update(COMP_WORDS="tagger query --ro", COMP_CWORD="2")
-    words = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, timeout=60)
-    assert words.stdout.split() == ["--role"]
+    assert words.stdout.split() == ["query"]  # commands
+    for line, expected in (("tagger query --ro", ["--role"]),
+                           ("tagger query --has sa", ["sax", "saxophone"]),
+                           ("tagger query --any flute,cl", ["flute,clarinet"]),
+                           ("tagger query --role le", ["lead"])):
+        env.update(COMP_WORDS=line, COMP_CWORD=str(len(line.split()) - 1))
+        words = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert words.stdout.split() == expected, line
 
 
 def test_role_lead_is_the_word_the_output_uses(tmp_path: Path) -> None:

@@ -123,18 +123,37 @@ QUERY_HELP = (
 )
 
 
+def complete_instruments(incomplete: str) -> list[str]:
+    """Shell completion for instrument options: classes, aliases and groups; after a comma
+    (``--any flute,cl``) the last name is completed and the ones before it kept."""
+    from tagger import taxonomy
+
+    head, comma, last = incomplete.rpartition(",")
+    words = sorted({*taxonomy.CLASSES, *taxonomy.ALIASES, *taxonomy.GROUPS})
+    return [head + comma + w for w in words if w.startswith(last.lower())]
+
+
+def complete_roles(incomplete: str) -> list[str]:
+    from tagger import taxonomy
+
+    return [w for w in (*taxonomy.ROLES, *taxonomy.ROLE_ALIASES) if w.startswith(incomplete.lower())]
+
+
 def _opt(*names: str, help: str, **kw: object) -> typer.models.OptionInfo:  # noqa: A002
     """A ``typer.Option`` that hides the (empty-list) default in --help."""
     return typer.Option(*names, help=help, show_default=False, **kw)  # type: ignore[arg-type]
 
 
-Names = Annotated[list[str], _opt("--has", help="Instrument that must be present (repeatable: all"
-                                  " of them). Classes, aliases (sax, vocals) or groups (guitar,"
-                                  " strings, keys).")]
-AnyNames = Annotated[list[str], _opt("--any", help="At least one of these (comma-separated,"
-                                     " repeatable).")]
-NotNames = Annotated[list[str], _opt("--not", help="Exclude tracks where this is present"
-                                     " (repeatable).")]
+Names = Annotated[list[str], _opt(
+    "--has", autocompletion=complete_instruments,
+    help="Instrument that must be present (repeatable: all of them). Classes, aliases (sax,"
+         " vocals) or groups (guitar, strings, keys).")]
+AnyNames = Annotated[list[str], _opt(
+    "--any", autocompletion=complete_instruments,
+    help="At least one of these (comma-separated, repeatable).")]
+NotNames = Annotated[list[str], _opt(
+    "--not", autocompletion=complete_instruments,
+    help="Exclude tracks where this is present (repeatable).")]
 Formats = Annotated[list[str], _opt("--format", help="Only these formats (mp3, flac...;"
                                     " comma-separated, repeatable).")]
 Unit = Optional[float]
@@ -150,7 +169,7 @@ def query_command(
     min_coverage: Annotated[Unit, _opt("--min-coverage", min=0.0, max=1.0,
                                        help="Asked instruments need at least this fraction of"
                                        " the track.")] = None,
-    role: Annotated[Optional[str], _opt("--role", help="foreground (or lead, solo) or"
+    role: Annotated[Optional[str], _opt("--role", autocompletion=complete_roles, help="foreground (or lead, solo) or"
                                         " background (or accompaniment, backing).")] = None,
     path: Annotated[Optional[str], _opt("--path", help="Only paths matching this glob"
                                         " (e.g. '*/Jazz/*').")] = None,
