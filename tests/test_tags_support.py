@@ -107,6 +107,11 @@ def decorate(path: Path, variant: str) -> None:
         f.save()
 
 
+def joined(values: list[str]) -> list[str]:
+    """What a multi-value field holds by default: one value, the items joined by "; "."""
+    return ["; ".join(values)] if values else []
+
+
 def raw_values(path: Path, variant: str, name: str) -> list[str]:
     """A custom field's values read the way beets/Picard read them (plain mutagen)."""
     key = KEY[variant].format(name)

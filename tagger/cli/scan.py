@@ -13,6 +13,7 @@ from tagger.cli.app import app
 from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, console, err_console,
                                error_line, fail, plural, print_line, store_session)
 from tagger.cli.scan_progress import RichProgress
+from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
 from tagger.printable import printable
 from tagger.store.db import display_path
 
@@ -29,6 +30,9 @@ def scan_command(
     force: Annotated[bool, typer.Option("--force", help="Rescan unchanged tracks too.")] = False,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Rescan unchanged tracks that failed last time (failures that may pass, such as permission denied, are retried anyway).")] = False,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write instrument tags into the files after analysis.")] = False,
+    multi_value: MultiValueOption = "joined",
+    separator: SeparatorOption = "; ",
+    id3_version: Id3VersionOption = "2.4",
     engine: Annotated[str, typer.Option("--engine", help="local, or ray: decode and score on a Ray cluster (needs the ray extra, see docs/ray.md).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else start or join a local one).")] = None,
     quiet: QuietOption = False,
@@ -59,6 +63,7 @@ def scan_command(
         from tagger.engines.ray_engine import RayEngineError, RayOptions, scan_ray
         run_scan = partial(scan_ray, ray_options=RayOptions(address=ray_address))
         user_errors = (ModelNotFoundError, RayEngineError)
+    tagging = tag_options(multi_value, separator, id3_version)
     options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads,
                           force=force, workers=workers, retry_errors=retry_errors)
     from tagger.store import StoreError
@@ -67,7 +72,7 @@ def scan_command(
         on_written = None
         if write_tags:
             from tagger.cli.scan_tags import TagWriterHook
-            on_written = TagWriterHook(store, quiet=quiet)
+            on_written = TagWriterHook(store, quiet=quiet, options=tagging)
         try:
             with RichProgress(quiet, err_console) as progress:
                 report = run_scan([str(p) for p in paths], store=store, options=options,

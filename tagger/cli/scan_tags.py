@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from tagger.cli.common import error_line, err_console
 from tagger.store import Store, TrackResult, path_key
+from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
 
 
 class TagWriterHook:
     """Called by the scanner after each committed batch; writes tags, reports failures."""
 
-    def __init__(self, store: Store, *, quiet: bool):
+    def __init__(self, store: Store, *, quiet: bool, options: TagOptions = DEFAULT_OPTIONS):
         self.store = store
+        self.options = options
         self.quiet = quiet
         self.written = 0
         self.failed = 0
@@ -21,7 +23,7 @@ class TagWriterHook:
         keys = [path_key(r.path) for r in results if r.status == "ok"]
         ids = [row[0] for key in keys
                for row in self.store.conn.execute("SELECT id FROM tracks WHERE path_key = ?", (key,))]
-        for outcome in tag_tracks(self.store, ids):
+        for outcome in tag_tracks(self.store, ids, options=self.options):
             if outcome.failed:
                 self.failed += 1
                 err_console.print(error_line(outcome.path, f"tags not written: {outcome.error}"),

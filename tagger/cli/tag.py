@@ -20,9 +20,10 @@ from tagger.cli.common import (
     EXIT_FAILED, DbOption, QuietOption, console, err_console, error_line, fail, print_line,
     store_session, styled,
 )
+from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
 from tagger.printable import printable
 from tagger.store.db import Store, display_path, path_key
-from tagger.tags import FIELDS, TagError, TagOutcome, read_fields, tag_tracks
+from tagger.tags import FIELDS, TagError, TagOptions, TagOutcome, read_fields, tag_tracks
 
 _SYMBOL = {"add": ("+", "green"), "change": ("~", "yellow"), "remove": ("-", "red")}
 
@@ -74,9 +75,9 @@ def _query_ids(store: Store, has: list[str], any_: list[str], not_: list[str],
         fail(str(exc))
 
 
-def _read(path: Path, as_json: bool) -> None:
+def _read(path: Path, as_json: bool, options: TagOptions) -> None:
     try:
-        state = read_fields(os.fspath(path))
+        state = read_fields(os.fspath(path), options)
     except TagError as exc:
         fail(f"{display_path(path)}: {exc}", EXIT_FAILED)
     if as_json:
@@ -102,6 +103,8 @@ def _print_changes(outcome: TagOutcome) -> None:
     for c in outcome.changes:
         old, new = printable(_values(c.old)), printable(_values(c.new))
         text = {"add": new, "remove": old, "change": f"{old} → {new}"}[c.action]
+        if c.old == c.new:  # a file tagged in the other --multi-value layout
+            text = f"{new} (same values, rewritten in the new layout)"
         print_line(styled("  ", _SYMBOL[c.action], f" {c.field}: {text}"))
 
 
@@ -131,13 +134,17 @@ def tag_command(
         "--read", help="Show our fields as this file holds them, and exit.", show_default=False)] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --read: JSON output.")] = False,
+    multi_value: MultiValueOption = "joined",
+    separator: SeparatorOption = "; ",
+    id3_version: Id3VersionOption = "2.4",
     quiet: QuietOption = False,
 ) -> None:
     """Write INSTRUMENTS, INSTRUMENTS_LEAD and INSTRUMENTS_MODEL tags into scanned files."""
+    options = tag_options(multi_value, separator, id3_version)
     if read is not None:
         if paths or remove or dry_run:
             fail("--read takes one file and no other action")
-        _read(read, as_json)
+        _read(read, as_json, options)
         return
     query = [has, any_, not_, formats, min_score, min_coverage, role]
     use_query = any(q not in (None, []) for q in query)
@@ -155,13 +162,13 @@ def tag_command(
                                     min_coverage, role, formats or []))
             ids = [i for i in ids if i in wanted]
         counts = _run(store, ids, missing, dry_run=dry_run, remove=remove, jsonl=jsonl,
-                      quiet=quiet)
+                      quiet=quiet, options=options)
     if counts["error"]:
         raise typer.Exit(EXIT_FAILED)
 
 
 def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, remove: bool,
-         jsonl: bool, quiet: bool) -> dict[str, int]:
+         jsonl: bool, quiet: bool, options: TagOptions) -> dict[str, int]:
     counts = {"changed": 0, "unchanged": 0, "skipped": 0, "error": len(missing)}
     for path in missing:
         print_line(error_line(path, "not in the store (run `tagger scan` on it first)"), err=True)
@@ -174,7 +181,7 @@ def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, rem
     )
     with progress:
         task = progress.add_task("tag", total=len(ids), errors="")
-        for outcome in tag_tracks(store, ids, dry_run=dry_run, remove=remove):
+        for outcome in tag_tracks(store, ids, dry_run=dry_run, remove=remove, options=options):
             counts[outcome.status] += 1
             if jsonl:
                 console.print_json(json.dumps(_outcome_dict(outcome)), indent=None)

@@ -41,6 +41,7 @@ from tagger.tags.files import (
     read_fields, remove_stale_temps,
 )
 from tagger.tags.formats import TagError, out_of_room
+from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
 
 Status = Literal["changed", "unchanged", "skipped", "error"]
 # A track id, a ``tracks`` row, a query hit (.track_id), a scan's TrackResult (.path) or a path.
@@ -102,7 +103,8 @@ def _track_id(store: Store, ref: TrackRef) -> int | None:
 
 
 def tag_tracks(
-    store: Store, tracks: Iterable[TrackRef], *, dry_run: bool = False, remove: bool = False
+    store: Store, tracks: Iterable[TrackRef], *, dry_run: bool = False, remove: bool = False,
+    options: TagOptions = DEFAULT_OPTIONS,
 ) -> Iterator[TagOutcome]:
     """Write our fields into each track's file (``remove``: take them out again), lazily.
 
@@ -116,6 +118,8 @@ def tag_tracks(
     then; a file that had no tag at all gets its tag-less bytes back). Without a backup (a
     store that never wrote this file) it deletes the fields only when ``INSTRUMENTS_MODEL``
     marks them as tagger's, so a user's own INSTRUMENTS survives.
+    ``options``: how several values are laid out (joined, the default, or a list) and the
+    version of ID3 tags tagger creates (:class:`~tagger.tags.options.TagOptions`).
     """
     seen: set[int] = set()
     cleaned: set[str] = set()
@@ -134,7 +138,7 @@ def tag_tracks(
                 else:
                     seen.add(track_id)
                     batch.append(_plan(store, track_id, dry_run=dry_run, remove=remove,
-                                       cleaned=cleaned))
+                                       cleaned=cleaned, options=options))
                 if len(batch) >= BATCH:
                     done, batch = batch, []
                     yield from _finish(store, done, pool)
@@ -160,7 +164,7 @@ class _Item:
 
 
 def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
-          cleaned: set[str]) -> _Item:
+          cleaned: set[str], options: TagOptions = DEFAULT_OPTIONS) -> _Item:
     """Read what the track needs from the store (main thread: the connection is not shared)."""
     row = store.conn.execute(
         "SELECT path_key, size, mtime_ns, model, status, error FROM tracks WHERE id = ?",
@@ -186,20 +190,23 @@ def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
         item.outcome.error = f"not analysed (scan failed: {error})" if error else "not analysed"
     elif remove:
         item.drop_backup = backup is not None and not dry_run
-        item.job = partial(_remove_job, path=path, backup=backup, expected=expected, own=own)
+        item.job = partial(_remove_job, path=path, backup=backup, expected=expected, own=own,
+                           options=options)
     else:
         item.job = partial(_write_job, path=path, values=desired_fields(store, track_id, model),
-                           expected=expected, own=own)
+                           expected=expected, own=own, options=options)
     return item
 
 
 def _write_job(item: _Item, *, path: str, values: dict[str, list[str]],
-               expected: tuple[int | None, int | None], own: tuple[int, int] | None) -> None:
+               expected: tuple[int | None, int | None], own: tuple[int, int] | None,
+               options: TagOptions) -> None:
     def keep(state: FileState) -> None:
         item.backup = state
 
     update, item.pending = prepare_update(path, values=values, expected=expected, own_write=own,
-                                          dry_run=item.outcome.dry_run, before_write=keep)
+                                          dry_run=item.outcome.dry_run, before_write=keep,
+                                          options=options)
     _note(item, update)
 
 
@@ -213,14 +220,15 @@ def _note(item: _Item, update: FileUpdate) -> None:
 
 
 def _remove_job(item: _Item, *, path: str, backup: Backup | None,
-                expected: tuple[int | None, int | None], own: tuple[int, int] | None) -> None:
-    if backup is None and not read_fields(path).values[INSTRUMENTS_MODEL.name]:
+                expected: tuple[int | None, int | None], own: tuple[int, int] | None,
+                options: TagOptions) -> None:
+    if backup is None and not read_fields(path, options).values[INSTRUMENTS_MODEL.name]:
         return  # no backup and no model stamp: whatever INSTRUMENTS holds, we did not write it
     restore = {f.name: (backup.snapshots.get(f.name) if backup else None) for f in FIELDS}
     update, item.pending = prepare_update(
         path, restore=restore, restore_kind=backup.kind if backup else None,
         restore_no_tag=backup is not None and not backup.had_tag,
-        expected=expected, own_write=own, dry_run=item.outcome.dry_run,
+        expected=expected, own_write=own, dry_run=item.outcome.dry_run, options=options,
     )
     _note(item, update)
 

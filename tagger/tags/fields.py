@@ -73,7 +73,7 @@ class StorageStyle(ABC):
 
 
 class ID3UserText(StorageStyle):
-    """A ``TXXX`` frame whose description is the key; several values are NUL-separated.
+    """A ``TXXX`` frame whose description is the key; a list of values is NUL-separated.
 
     Written as UTF-8 (mutagen turns that into UTF-16 in ID3v2.3 tags, where UTF-8 is not allowed).
     """

@@ -37,6 +37,7 @@ from tagger.tags.fields import FIELDS, FIELDS_BY_NAME, Snapshot
 from tagger.tags.formats import (
     Container, TagError, detect, fingerprint, id3_version, out_of_room,
 )
+from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
 from tagger.tags.payload import PayloadError, same_payload
 
 __all__ = [
@@ -62,7 +63,11 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class FileState:
-    """Our fields as a file holds them, and the exact snapshot of each (for backups)."""
+    """Our fields as a file holds them, and the exact snapshot of each (for backups).
+
+    ``values`` are the instruments the fields mean (a joined value split on its separator);
+    ``stored`` the text values exactly as the file holds them.
+    """
 
     format: str
     kind: str
@@ -70,6 +75,7 @@ class FileState:
     values: dict[str, list[str]]
     snapshots: dict[str, Snapshot]
     had_tag: bool = True  # False: an ID3 kind with no tag at all (mutagen added an empty one)
+    stored: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,22 +89,26 @@ class FileUpdate:
     own_write: bool = False  # the file is as tagger's own interrupted write left it
 
 
-def _state(mf: mutagen.FileType, container: Container) -> FileState:
+def _state(mf: mutagen.FileType, container: Container, options: TagOptions) -> FileState:
     styles = {f.name: f.style(container.kind) for f in FIELDS}
+    stored = {n: s.get(mf.tags) for n, s in styles.items()}
     return FileState(
         format=container.name,
         kind=container.kind,
         labels={n: s.label for n, s in styles.items()},
-        values={n: s.get(mf.tags) for n, s in styles.items()},
+        values={n: options.decode(n, v) for n, v in stored.items()},
         snapshots={n: s.snapshot(mf.tags) for n, s in styles.items()},
         had_tag=container.kind != "id3" or bool(mf.tags.size),
+        stored=stored,
     )
 
 
-def read_fields(path: str) -> FileState:
-    """Our fields as the file at ``path`` holds them (raises :class:`TagError`)."""
+def read_fields(path: str, options: TagOptions = DEFAULT_OPTIONS) -> FileState:
+    """Our fields as the file at ``path`` holds them (raises :class:`TagError`).
+
+    ``options.separator`` splits joined values; both layouts read back as lists."""
     container = detect(path)
-    return _state(container.load(path), container)
+    return _state(container.load(path), container, options)
 
 
 @dataclass
@@ -123,6 +133,7 @@ def update_file(
     own_write: tuple[int, int] | None = None,
     dry_run: bool = False,
     before_write: Callable[[FileState], None] | None = None,
+    options: TagOptions = DEFAULT_OPTIONS,
 ) -> FileUpdate:
     """Set (``values``; ``[]`` deletes) or restore (``restore``: snapshots) our fields.
 
@@ -132,7 +143,8 @@ def update_file(
     update, pending = prepare_update(path, values=values, restore=restore,
                                      restore_kind=restore_kind, restore_no_tag=restore_no_tag,
                                      expected=expected, own_write=own_write,
-                                     dry_run=dry_run, before_write=before_write)
+                                     dry_run=dry_run, before_write=before_write,
+                                     options=options)
     if pending is not None:
         [error] = commit_writes([pending])
         if error is not None:
@@ -151,6 +163,7 @@ def prepare_update(
     own_write: tuple[int, int] | None = None,
     dry_run: bool = False,
     before_write: Callable[[FileState], None] | None = None,
+    options: TagOptions = DEFAULT_OPTIONS,
 ) -> tuple[FileUpdate, PendingWrite | None]:
     """Check, diff, and write + verify the new version beside the file; replace nothing yet.
 
@@ -162,7 +175,9 @@ def prepare_update(
     analysis may no longer describe it, unless it matches ``own_write``: the (size, mtime_ns)
     noted for tagger's own write of it (``Store.expect_writes``), which a killed run made but
     did not record (``update.own_write`` then tells the caller to record it).
-    ``before_write`` runs after every check, before the temporary file is made, with the
+    ``options`` lay out several values (joined or as a list) and pick a new ID3 tag's
+    version; a file whose fields mean the same values in the other layout is rewritten in
+    this one. ``before_write`` runs after every check, before the temporary file is made, with the
     file's previous state: the caller stores its backup there, so a backup always exists
     before the first change. Returns the diff and, when there is something to write (and not
     ``dry_run``), the pending write; raises :class:`TagError`.
@@ -171,11 +186,12 @@ def prepare_update(
     container = detect(path)
     mf = container.load(path)
     container.check_id3(path, mf)
-    before = _state(mf, container)
+    before = _state(mf, container, options)
     for name, new_values in (values or {}).items():
         style = FIELDS_BY_NAME[name].style(container.kind)
-        if new_values:
-            style.set(mf.tags, list(new_values))
+        stored = options.encode(name, list(new_values))
+        if stored:
+            style.set(mf.tags, stored)
         else:
             style.delete(mf.tags)
     for name, snap in (restore or {}).items():
@@ -183,15 +199,17 @@ def prepare_update(
             snap = None
         FIELDS_BY_NAME[name].style(container.kind).restore(mf.tags, snap)
     after = {f.name: f.style(container.kind).get(mf.tags) for f in FIELDS}
-    changes = [FieldChange(n, before.values[n], after[n]) for n in after
-               if after[n] != before.values[n]]
+    changes = [FieldChange(n, before.values[n], options.decode(n, after[n])) for n in after
+               if after[n] != before.stored[n]]
     update = FileUpdate(changes=changes, size=st.st_size, mtime_ns=st.st_mtime_ns, own_write=own)
     if not changes or dry_run:
         return update, None
     if before_write is not None:
         before_write(before)
     strip = restore_no_tag and container.kind == "id3" and not _holds_anything(mf)
-    tmp = _write_temp(path, st, mf, container, expected_fields=after, strip=strip)
+    version = id3_version(mf, options.id3_version)
+    tmp = _write_temp(path, st, mf, container, expected_fields=after, strip=strip,
+                      id3_version=version)
     return update, PendingWrite(path, tmp, st, update)
 
 
@@ -295,7 +313,7 @@ def _check_file(path: str, expected: tuple[int | None, int | None] | None,
 
 def _write_temp(
     path: str, st: os.stat_result, mf: mutagen.FileType, container: Container,
-    *, expected_fields: dict[str, list[str]], strip: bool = False,
+    *, expected_fields: dict[str, list[str]], strip: bool = False, id3_version: int = 4,
 ) -> str:
     """The new version of ``path`` beside it, verified and with the original's metadata."""
     tmp = temp_path_for(path)
@@ -305,13 +323,17 @@ def _write_temp(
         if not container.rebuilds:
             copy_file(path, tmp)
         try:
-            (container.strip if strip else container.save)(mf, path, tmp)
+            if strip:
+                container.strip(mf, path, tmp)
+            else:
+                container.save(mf, path, tmp, id3_version)
         except TagError:
             raise
         except Exception as exc:
             raise out_of_room(exc) or TagError(
                 f"mutagen could not write the tags: {_one_line(exc)}") from None
-        _verify(path, tmp, mf, container, expected_fields, stripped=strip)
+        _verify(path, tmp, container, expected_fields, stripped=strip, id3_version=id3_version,
+                before=mf)
         copy_metadata(path, st, tmp)
     except OSError as exc:
         unlink_quietly(tmp)
@@ -322,8 +344,8 @@ def _write_temp(
     return tmp
 
 
-def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
-            expected_fields: dict[str, list[str]], *, stripped: bool = False) -> None:
+def _verify(path: str, tmp: str, container: Container, expected_fields: dict[str, list[str]],
+            *, before: mutagen.FileType, stripped: bool = False, id3_version: int = 4) -> None:
     """Refuse the new file unless only our fields differ and the audio is byte-identical."""
     try:
         new = container.load(tmp)
@@ -335,9 +357,9 @@ def _verify(path: str, tmp: str, mf: mutagen.FileType, container: Container,
             raise TagError(f"{name} did not read back as written ({got!r} != {values!r})")
     if stripped and getattr(new.tags, "size", 0):
         raise TagError("the tag did not go away as intended; left as it was")
-    if container.kind == "id3" and not stripped and new.tags.version[:2] != (2, id3_version(mf)):
+    if container.kind == "id3" and not stripped and new.tags.version[:2] != (2, id3_version):
         raise TagError("the ID3 version would change; left as it was")
-    if fingerprint(new, container.kind) != fingerprint(mf, container.kind):
+    if fingerprint(new, container.kind) != fingerprint(before, container.kind):
         raise TagError("other tags would change; left as it was")
     try:
         same = same_payload(path, container.audio_spans(path), tmp, container.audio_spans(tmp))

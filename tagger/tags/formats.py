@@ -3,9 +3,10 @@
 A :class:`Container` is the one place format knowledge lives. Loading is *lossless on purpose*:
 ID3 tags load with ``translate=False`` (an ID3v2.3 tag stays v2.3 frame for frame instead of
 being upgraded in memory) and ``load_v1=False`` (otherwise mutagen merges the ID3v1 tag into
-the v2 frames, and saving would copy it there). Saving keeps the ID3 version and writes several
-values NUL-separated (``v23_sep=None``), which is what mutagen, and so beets and Picard, reads
-back as a list, and which leaves every other multi-value frame exactly as it was.
+the v2 frames, and saving would copy it there). Saving keeps the ID3 version (a new tag gets
+the one asked for, :mod:`tagger.tags.options`) and writes lists NUL-separated
+(``v23_sep=None``), which is what mutagen, and so beets and Picard, reads back as a list, and
+which leaves every other multi-value frame exactly as it was.
 
 MP3s are rebuilt as *new ID3v2 tag + the original bytes after the old tag*: mutagen's own save
 would rewrite any ID3v1 tag from the v2 frames, and this way whatever follows the tag (frames,
@@ -80,8 +81,8 @@ class Container:
     load_kwargs: dict[str, Any] = field(default_factory=dict)
     id3_offset: Callable[[BinaryIO, int], int | None] | None = None  # where an ID3 tag starts
     layout: Callable[[BinaryIO, int], Any] | None = None  # how the index points into the audio
-    saver: Callable[[mutagen.FileType, str, str], None] = field(
-        default=lambda mf, src, dst: mf.save(dst))
+    saver: Callable[[mutagen.FileType, str, str, int], None] = field(
+        default=lambda mf, src, dst, id3_version: mf.save(dst))
     rebuilds: bool = False  # the saver builds dst from src itself: no copy beforehand
     stripper: Callable[[mutagen.FileType, str, str], None] | None = None  # dst without a tag
 
@@ -98,9 +99,11 @@ class Container:
             mf.add_tags()
         return mf
 
-    def save(self, mf: mutagen.FileType, src: str, dst: str) -> None:
-        """Write ``mf``'s tags into ``dst``: a byte copy of ``src``, or (``rebuilds``) empty."""
-        self.saver(mf, src, dst)
+    def save(self, mf: mutagen.FileType, src: str, dst: str, id3_version: int = 4) -> None:
+        """Write ``mf``'s tags into ``dst``: a byte copy of ``src``, or (``rebuilds``) empty.
+
+        ``id3_version`` (3 or 4): the ID3 kinds' tag version, see :func:`id3_version`."""
+        self.saver(mf, src, dst, id3_version)
 
     def strip(self, mf: mutagen.FileType, src: str, dst: str) -> None:
         """Write ``dst`` as ``src`` with no tag at all (ID3 kinds only): undo tagging a file
@@ -134,22 +137,24 @@ class Container:
             return self.layout(f, os.fstat(f.fileno()).st_size)
 
 
-def id3_version(mf: mutagen.FileType) -> int:
-    """3 or 4: the version the file's tag has (a new tag is v2.4, mutagen's default)."""
-    return 3 if getattr(mf.tags, "size", 0) and mf.tags.version[:2] == (2, 3) else 4
+def id3_version(mf: mutagen.FileType, new_tag: int = 4) -> int:
+    """3 or 4: the version the file's tag has; ``new_tag`` when it had no tag yet."""
+    if not getattr(mf.tags, "size", 0):
+        return new_tag
+    return 3 if mf.tags.version[:2] == (2, 3) else 4
 
 
-def _save_iff_id3(mf: mutagen.FileType, src: str, dst: str) -> None:
+def _save_iff_id3(mf: mutagen.FileType, src: str, dst: str, version: int) -> None:
     """WAV/AIFF: the ID3 chunk, in the tag's own version, multi-values NUL-separated."""
-    mf.tags.save(dst, v2_version=id3_version(mf), v23_sep=None)
+    mf.tags.save(dst, v2_version=version, v23_sep=None)
 
 
-def _save_mp3(mf: mutagen.FileType, src: str, dst: str) -> None:
+def _save_mp3(mf: mutagen.FileType, src: str, dst: str, version: int) -> None:
     """New ID3v2 tag, then the original's bytes after its old tag, copied by the kernel."""
     buf = io.BytesIO()
     # 1 KiB of padding keeps later in-place edits (by any tagger) cheap; v1=0 only concerns the
     # empty buffer, the original ID3v1 tag travels with the copied tail.
-    mf.tags.save(buf, v1=0, v2_version=id3_version(mf), v23_sep=None, padding=lambda info: 1024)
+    mf.tags.save(buf, v1=0, v2_version=version, v23_sep=None, padding=lambda info: 1024)
     with open(src, "rb") as fsrc:
         start = payload.id3v2_end(fsrc)
         length = os.fstat(fsrc.fileno()).st_size - start
