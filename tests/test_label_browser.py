@@ -8,11 +8,14 @@ and checks the rows in SQLite. Chromium comes from scripts/system-packages-label
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
 
+from tagger import taxonomy
 from tagger.store import Store
 from test_label_support import make_store, running_server
 
@@ -122,6 +125,74 @@ def test_label_page_end_to_end(tmp_path: Path) -> None:
             expect(page.locator("#count-labeled")).to_have_text("2")
             expect(page.locator("#count-skipped")).to_have_text("2")
             expect(page.locator("#track")).to_have_text("track 0.wav")
+        finally:
+            browser.close()
+    assert problems == []
+
+
+def test_every_control_fits_1280x900_with_14_instruments(tmp_path: Path) -> None:
+    """Submit, Skip, the one Play button and every instrument's choices are on screen without
+    scrolling; the guesses are labelled; the spectrogram has a time axis under it."""
+    db, _ = make_store(tmp_path, classes=taxonomy.CLASSES)
+    problems: list[str] = []
+    with running_server(db) as server, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(server.url)
+            expect(page.locator("#track")).to_have_text("track 1.wav")
+            expect(page.locator("#rows .row")).to_have_count(len(taxonomy.CLASSES))
+            page.wait_for_function("() => document.getElementById('spectrogram').naturalWidth > 0")
+            page.wait_for_function("() => document.getElementById('audio').readyState >= 1")
+
+            # Everything to press is inside the first screen (ratio=1: wholly inside).
+            last_choice = "#rows .row:last-child input[value=none] + span"
+            for selector in ["#submit", "#skip", "#play", last_choice, "#spectrogram",
+                             "#time-axis"]:
+                expect(page.locator(selector)).to_be_in_viewport(ratio=1)
+            assert page.evaluate("window.scrollY") == 0
+
+            # One play control: our button; the <audio> element has no controls of its own.
+            assert page.locator("audio[controls], video[controls]").count() == 0
+            players = page.get_by_role("button", name=re.compile(r"play|pause|start", re.I))
+            expect(players).to_have_count(1)
+            expect(players).to_have_id("play")
+
+            # The two numbers per row are named by their column heads (and for screen readers).
+            head = page.locator(".row.head")
+            expect(head).to_contain_text("model: playing")
+            expect(head).to_contain_text("model: lead")
+            piano = page.locator('.row[data-instrument="piano"]')
+            expect(piano.locator(".guess")).to_have_text("50%")
+            expect(piano.locator(".lead")).to_have_text("25%")
+            expect(piano.locator(".lead")).to_have_attribute("aria-label", "model: piano lead 25%")
+
+            # A time axis under the spectrogram, from the clip's start to its end, left to right.
+            ticks = page.locator("#time-axis span")
+            texts = ticks.all_inner_texts()
+            assert texts == ["0:05", "0:06", "0:07", "0:08", "0:09", "0:10"]
+            image = page.locator("#spectrogram").bounding_box()
+            boxes = [t.bounding_box() for t in ticks.all()]
+            assert all(b["y"] >= image["y"] + image["height"] - 1 for b in boxes)
+            assert abs(boxes[0]["x"] - image["x"]) < 3
+            assert abs(boxes[-1]["x"] + boxes[-1]["width"] - image["x"] - image["width"]) < 3
+            assert [b["x"] for b in boxes] == sorted(b["x"] for b in boxes)
+            expect(page.locator("#freq-axis span").first).to_have_text("100")
+
+            # A click on the spectrogram moves the playhead there.
+            page.locator("#figure").click(position={"x": image["width"] * 0.6, "y": 20})
+            page.wait_for_function(
+                "() => Math.abs(document.getElementById('audio').currentTime - 3) < 0.3")
+            expect(page.locator("#position")).to_contain_text("/ 0:05.0")
+
+            shot = tmp_path / "label-1280x900.png"
+            page.screenshot(path=str(shot))
+            data = shot.read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n"
+            assert struct.unpack(">II", data[16:24]) == (1280, 900)
+            if os.environ.get("TAGGER_TEST_SHOTS"):  # keep a copy to look at
+                shutil.copy(shot, Path(os.environ["TAGGER_TEST_SHOTS"]) / shot.name)
         finally:
             browser.close()
     assert problems == []

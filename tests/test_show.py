@@ -1,4 +1,4 @@
-"""`tagger show`: the terminal timeline, --json, --plot over a real decoded wav, and errors."""
+"""`tagger show`: the terminal timeline, --json and errors (--plot: tests/test_plot.py)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from audiofiles import tone, write_audio
 from library_store import fill_store, track_result
 from tagger.cli.app import app
-from tagger.show import (BACKGROUND_CHAR, FOREGROUND_CHAR, AudioUnavailableError,
-                         TrackNotFoundError, plot_track, resolve_track, time_ticks, timeline_lines)
-from tagger.store import SegmentRow, Store
+from tagger.show import (BACKGROUND_CHAR, FOREGROUND_CHAR, TrackNotFoundError, resolve_track,
+                         time_ticks, timeline_lines)
+from tagger.store import Store
 
 runner = CliRunner()
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture()
@@ -89,27 +87,3 @@ def test_cli_show_unknown_track_is_usage_error(store: Store) -> None:
     result = runner.invoke(app, ["show", "--db", str(store.path), "Nothing.mp3"])
     assert result.exit_code == 2
     assert "no track 'Nothing.mp3'" in result.output and "Traceback" not in result.output
-
-
-def test_plot_writes_png(tmp_path: Path) -> None:
-    wav = write_audio(tmp_path / "song.wav", tone(8.0, 16000), 16000)
-    with Store(tmp_path / "p.db") as s:
-        result = track_result(str(wav), 8.0, "wav", {"piano": (0.9, 0.5, "foreground"),
-                                                      "voice": (0.7, 0.25, "background")})
-        result.segments.append(SegmentRow("piano", 3.0, 3.5, 0.6, "background"))
-        s.write_results([result])
-        out = tmp_path / "plots" / "song.png"
-        out.parent.mkdir()
-        cli = runner.invoke(app, ["show", "--db", str(s.path), "song.wav", "--plot", str(out),
-                                  "--sample-rate", "16000"])
-        assert cli.exit_code == 0, cli.output
-        assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 10_000
-        assert "wrote" in cli.output
-        assert [p.name for p in out.parent.iterdir()] == ["song.png"]
-
-        wav.unlink()
-        with pytest.raises(AudioUnavailableError, match="missing"):
-            plot_track(s, s.find_track(str(wav)), tmp_path / "x.png")
-        cli = runner.invoke(app, ["show", "--db", str(s.path), "song.wav", "--plot", str(out)])
-        assert cli.exit_code == 1
-        assert "missing" in cli.output and "Traceback" not in cli.output

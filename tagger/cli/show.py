@@ -14,8 +14,8 @@ from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, check_output_
                                err_console, fail, store_session)
 from tagger.printable import printable
 from tagger.export import track_record
-from tagger.show import (AudioUnavailableError, TrackNotFoundError, plot_track, resolve_track,
-                         timeline_lines)
+from tagger.plot import AudioUnavailableError, plot_track
+from tagger.show import TrackNotFoundError, resolve_track, timeline_lines
 
 
 @app.command("show")

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tagger.label.audio import SERVE_RATE, AudioError, ClipCache, read_clip, spectrogram_png, wav_bytes
+from tagger.label.audio import (SERVE_RATE, AudioError, ClipCache, frequency_ticks, read_clip,
+                                spectrogram_png, wav_bytes)
 from tagger.label.chunks import CLIP_S, ORDERS, Chunk, ChunkId, ChunkIndex, LabelQueue
 from tagger.label.labels import LABEL_ROLES, counts, done_keys, record_labels, record_skip
 from tagger.store import Store, StoreError
@@ -111,6 +112,7 @@ class LabelApp:
             "order": self.options.order,
             "clip_s": CLIP_S,
             "skip_advice": SKIP_ADVICE,
+            "frequency_ticks": frequency_ticks(),
         }
 
     def lookup(self, text: Any) -> Chunk:

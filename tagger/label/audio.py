@@ -17,6 +17,7 @@ import numpy as np
 import soxr
 
 SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
+SPECTROGRAM_MELS = 128  # rows of the page's spectrogram image
 
 
 class AudioError(Exception):
@@ -103,49 +104,36 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """Triangular mel filters [n_mels, n_fft // 2 + 1] (HTK mel scale), in plain numpy.
-
-    Plain numpy rather than librosa: importing librosa costs seconds (numba) on the first
-    spectrogram, and the page should show its first clip at once.
-    """
-    def mel(hz: np.ndarray) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-    def hz(m: np.ndarray) -> np.ndarray:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-    edges = hz(np.linspace(mel(np.array(30.0)), mel(np.array(sample_rate / 2)), n_mels + 2))
-    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    rising = (freqs[None, :] - lower) / np.maximum(centre - lower, 1e-9)
-    falling = (upper - freqs[None, :]) / np.maximum(upper - centre, 1e-9)
-    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
-
-
-def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = 128,
+def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = SPECTROGRAM_MELS,
                     n_fft: int = 2048, hop: int = 512) -> bytes:
-    """A log-mel spectrogram as a PNG (low frequencies at the bottom), one pixel per frame/band.
+    """The clip's display spectrogram (:mod:`tagger.spectrogram`, as ``show --plot`` draws it)
+    as a PNG, low frequencies at the bottom, one pixel per frame and mel band.
 
-    Mel bands, because that is roughly what the model sees and how pitch is heard; the page
-    stretches the image, so it stays small (~430 x 128 for 5 s at 44.1 kHz).
+    The page stretches the image and draws the axes itself, so it stays small (~430 x 128 for
+    5 s at 44.1 kHz); column ``k`` is centred on ``k * hop`` samples into the clip.
     """
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a server
     from matplotlib import image
 
-    audio = np.asarray(samples, dtype=np.float32)
-    if len(audio) < n_fft:
-        audio = np.pad(audio, (0, n_fft - len(audio)))
-    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::hop]
-    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
-    mel = mel_filterbank(sample_rate, n_fft, n_mels) @ power.T  # [n_mels, frames]
-    db = 10.0 * np.log10(np.maximum(mel, 1e-10) / max(float(mel.max()), 1e-10))
+    from tagger.spectrogram import log_mel_db
+
+    db = log_mel_db(samples, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
     buffer = io.BytesIO()
-    image.imsave(buffer, np.maximum(db, -80.0), cmap="magma", vmin=-80.0, vmax=0.0,
-                 origin="lower", format="png")
+    image.imsave(buffer, db, cmap="magma", vmin=-80.0, vmax=0.0, origin="lower", format="png")
     return buffer.getvalue()
+
+
+def frequency_ticks(sample_rate: int = SERVE_RATE, n_mels: int = SPECTROGRAM_MELS
+                    ) -> list[dict[str, float | str]]:
+    """Where the page labels its spectrogram's frequency axis: ``{"at": fraction of the image's
+    height from the bottom, "label": "1k"}`` for the image :func:`spectrogram_png` makes."""
+    from tagger.spectrogram import mel_axis
+
+    (bottom, top), ticks = mel_axis(sample_rate, n_mels, min_gap=0.08)  # the page's is ~190 px
+    return [{"at": round((mel - bottom) / (top - bottom), 4), "label": label}
+            for mel, label in ticks]
 
 
 class ClipCache:

@@ -18,6 +18,11 @@ function fmtTime(s) {
   return `${m}:${sec.toFixed(sec % 1 ? 1 : 0).padStart(sec % 1 ? 4 : 2, "0")}`;
 }
 
+function fmtPosition(s) {  // always tenths, so the readout does not jitter while playing
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
+}
+
 function setStatus(text, isError = false) {
   const el = $("status");
   el.textContent = text;
@@ -57,32 +62,44 @@ function refresh() {
   $("skip").disabled = state.busy || !state.chunk;
 }
 
-function guessText(g) {
-  if (!g) return "no guess";
-  let text = `${Math.round(g.presence * 100)}%`;
-  if (g.foreground !== null && g.foreground !== undefined) text += ` · lead ${Math.round(g.foreground * 100)}%`;
-  return text;
+function percent(x) { return `${Math.round(x * 100)}%`; }
+
+// Two labelled numbers (the column heads say "model: playing" and "model: lead").
+function guessCells(name, g) {
+  const guess = document.createElement("div");
+  guess.className = "guess";
+  const lead = document.createElement("span");
+  lead.className = "lead";
+  if (!g) {
+    guess.textContent = "no guess";
+    lead.textContent = "–";
+    return [guess, lead];
+  }
+  guess.title = `The model is ${percent(g.presence)} sure that the ${name} plays in this clip`;
+  const meter = document.createElement("meter");
+  meter.min = 0; meter.max = 1; meter.value = g.presence;
+  meter.setAttribute("aria-label", `model: ${name} playing`);
+  const gt = document.createElement("span");
+  gt.textContent = percent(g.presence);
+  guess.append(meter, gt);
+  const known = g.foreground !== null && g.foreground !== undefined;
+  lead.textContent = known ? percent(g.foreground) : "–";
+  lead.title = known ? `The model is ${percent(g.foreground)} sure that the ${name} leads`
+                     : "This model does not guess who leads";
+  lead.setAttribute("aria-label", `model: ${name} lead ${lead.textContent}`);
+  return [guess, lead];
 }
 
 function buildRows(chunk) {
   const container = $("rows");
   container.replaceChildren();
   state.instruments.forEach((name, i) => {
-    const g = chunk.guess[name];
     const row = document.createElement("fieldset");
     row.className = "row";
     row.dataset.instrument = name;
     const legend = document.createElement("legend");
     legend.textContent = name.replace(/_/g, " ");
-    const guess = document.createElement("div");
-    guess.className = "guess";
-    guess.title = "The model's current guess: how likely it is playing (and leading)";
-    const meter = document.createElement("meter");
-    meter.min = 0; meter.max = 1; meter.value = g ? g.presence : 0;
-    meter.setAttribute("aria-label", `model guess for ${name}`);
-    const gt = document.createElement("span");
-    gt.textContent = guessText(g);
-    guess.append(meter, gt);
+    const [guess, lead] = guessCells(name.replace(/_/g, " "), chunk.guess[name]);
     const choices = document.createElement("div");
     choices.className = "choices";
     for (const role of ROLES) {
@@ -100,10 +117,49 @@ function buildRows(chunk) {
       label.append(input, span);
       choices.append(label);
     }
-    row.append(legend, guess, choices);
+    row.append(legend, guess, lead, choices);
     row.addEventListener("click", () => { state.active = i; refresh(); });
     container.append(row);
   });
+}
+
+// Tick marks under the spectrogram: whole seconds of the track, the clip's ends labelled.
+function drawTimeAxis(start, end) {
+  const axis = $("time-axis");
+  axis.replaceChildren();
+  const span = end - start;
+  if (!(span > 0)) return;
+  const times = [start];
+  for (let t = Math.floor(start) + 1; t < end - 0.3; t++) if (t - start >= 0.3) times.push(t);
+  times.push(end);
+  times.forEach((t, i) => {
+    const tick = document.createElement("span");
+    tick.textContent = fmtTime(Math.round(t * 10) / 10);
+    tick.style.left = `${((t - start) / span * 100).toFixed(2)}%`;
+    if (i === 0) tick.className = "first";
+    else if (i === times.length - 1) tick.className = "last";
+    axis.append(tick);
+  });
+}
+
+function drawFrequencyAxis(ticks) {
+  const axis = $("freq-axis");
+  axis.replaceChildren();
+  for (const tick of ticks || []) {
+    const label = document.createElement("span");
+    label.textContent = tick.label;
+    label.style.bottom = `${(tick.at * 100).toFixed(2)}%`;
+    axis.append(label);
+  }
+}
+
+function showPosition() {
+  const audio = $("audio");
+  const length = state.chunk ? state.chunk.end - state.chunk.start : 0;
+  const total = audio.duration && isFinite(audio.duration) ? audio.duration : length;
+  const frac = total ? Math.min(audio.currentTime / total, 1) : 0;
+  $("playhead").style.left = `${(frac * 100).toFixed(2)}%`;
+  $("position").textContent = `${fmtPosition(audio.currentTime)} / ${fmtPosition(total)}`;
 }
 
 function show(payload) {
@@ -129,11 +185,14 @@ function show(payload) {
   $("path").textContent = chunk.path;
   $("time").textContent = `${fmtTime(chunk.start)} – ${fmtTime(chunk.end)}`;
   $("spectrogram").src = chunk.spectrogram;
+  drawTimeAxis(chunk.start, chunk.end);
+  drawFrequencyAxis(payload.frequency_ticks);
   const audio = $("audio");
   audio.src = chunk.audio;
   audio.load();
   buildRows(chunk);
   refresh();
+  showPosition();
   audio.play().catch(() => {}); // autoplay may be refused before the first key press
 }
 
@@ -195,6 +254,22 @@ function togglePlay() {
   else audio.pause();
 }
 
+function fromStart() {
+  const audio = $("audio");
+  audio.currentTime = 0;
+  audio.play().catch(() => {});
+}
+
+// A click on the spectrogram moves the playhead there (playing or not).
+function seekTo(event) {
+  const audio = $("audio");
+  const box = $("figure").getBoundingClientRect();
+  const total = audio.duration && isFinite(audio.duration) ? audio.duration : 0;
+  if (!total || box.width <= 0) return;
+  audio.currentTime = Math.max(0, Math.min(1, (event.clientX - box.left) / box.width)) * total;
+  showPosition();
+}
+
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (!state.chunk) return;
@@ -203,7 +278,7 @@ function onKey(event) {
   if (key === " ") togglePlay();
   else if (key === "Enter") send("labels");
   else if (key === "s") send("skip");
-  else if (key === "r") { const a = $("audio"); a.currentTime = 0; a.play().catch(() => {}); }
+  else if (key === "r") fromStart();
   else if (key === "ArrowDown" || key === "j") move(1);
   else if (key === "ArrowUp" || key === "k") move(-1);
   else if (key === "0") noneForRest();
@@ -214,15 +289,14 @@ function onKey(event) {
 
 function wireAudio() {
   const audio = $("audio");
-  const head = $("playhead");
   const label = $("play-label");
   audio.addEventListener("play", () => { label.textContent = "Pause"; });
   audio.addEventListener("pause", () => { label.textContent = "Play"; });
   audio.addEventListener("ended", () => { label.textContent = "Play"; });
-  audio.addEventListener("timeupdate", () => {
-    const frac = audio.duration ? audio.currentTime / audio.duration : 0;
-    head.style.left = `${(frac * 100).toFixed(2)}%`;
-  });
+  let frame = 0;
+  const follow = () => { showPosition(); frame = audio.paused ? 0 : requestAnimationFrame(follow); };
+  audio.addEventListener("playing", () => { if (!frame) frame = requestAnimationFrame(follow); });
+  for (const name of ["timeupdate", "seeked", "loadedmetadata"]) audio.addEventListener(name, showPosition);
   audio.addEventListener("error", async () => {
     if (!state.chunk || !audio.getAttribute("src")) return;
     let reason = "the audio could not be loaded";
@@ -234,7 +308,7 @@ function wireAudio() {
 function init() {
   wireAudio();
   $("play").addEventListener("click", togglePlay);
-  $("replay").addEventListener("click", () => { const a = $("audio"); a.currentTime = 0; a.play().catch(() => {}); });
+  $("figure").addEventListener("click", seekTo);
   $("skip").addEventListener("click", () => send("skip"));
   $("labels").addEventListener("submit", (event) => { event.preventDefault(); send("labels"); });
   document.addEventListener("keydown", onKey);
