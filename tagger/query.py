@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,9 @@ KNOWN_FORMATS: tuple[str, ...] = tuple(sorted(ext.lstrip(".") for ext in AUDIO_E
 
 def _check(spec: QuerySpec) -> None:
     if spec.role is not None and spec.role not in taxonomy.ROLES:
-        raise QueryError(f"role must be one of {', '.join(taxonomy.ROLES)}, not {spec.role!r}")
+        words = ", ".join(f"{r} ({'/'.join(a for a, c in taxonomy.ROLE_ALIASES.items() if c == r)})"
+                          for r in taxonomy.ROLES)
+        raise QueryError(f"role must be one of {words}, not {spec.role!r}")
     for name, value in (("min-score", spec.min_score), ("min-coverage", spec.min_coverage)):
         if value is not None and not 0.0 <= value <= 1.0:
             raise QueryError(f"--{name} must be between 0 and 1, not {value}")
@@ -206,6 +208,7 @@ def build_sql(spec: QuerySpec, classes: Sequence[str]) -> tuple[str, list[Any]]:
     Raises :class:`UnknownInstrumentError` for a name ``classes`` cannot resolve, and
     :class:`QueryError` for impossible values.
     """
+    spec = replace(spec, role=taxonomy.canonical_role(spec.role))
     _check(spec)
     has_groups = [taxonomy.resolve(n, classes) for n in split_names(spec.has)]
     any_members = [c for n in split_names(spec.any) for c in taxonomy.resolve(n, classes)]
@@ -276,10 +279,13 @@ def run_query(
 
 
 def _m3u_title(hit: TrackHit) -> str:
-    # Titles from tags are not in the store; the file name is what players show anyway.
+    """"Artist - Title" from the file's own tags when it has them (the store holds no tags),
+    else the file name without its extension, which is what players show anyway."""
+    from tagger.track_titles import artist_title
+
     name = os.path.basename(hit.path)
     stem, _ext = os.path.splitext(name)
-    return printable(stem or name)
+    return printable(artist_title(hit.path_key) or stem or name)
 
 
 def m3u_fits(hit: TrackHit) -> bool:

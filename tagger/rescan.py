@@ -4,7 +4,8 @@ A track is skipped when its size, modification time and model match the store. A
 is skipped the same way only when its failure is *permanent* (a corrupt or non-audio file fails
 again until the file changes); a *transient* failure (permission denied, a read error, a file
 locked, missing or changing while it was read) is retried on every scan, because fixing it
-(chmod, unlocking) does not change the file's size or modification time.
+(chmod, unlocking) does not change the file's size or modification time. ``--retry-errors``
+retries every failed track (a decoder upgrade may read a file that failed before).
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ def is_transient(error: str | None) -> bool:
     return any(text.startswith(p) or f": {p}" in text for p in TRANSIENT_ERRORS)
 
 
-def can_skip(previous: KnownTrack | None, found: Candidate, model_id: str) -> bool:
-    """Whether ``found`` is unchanged since ``previous`` and its stored answer still stands."""
+def can_skip(previous: KnownTrack | None, found: Candidate, model_id: str, *,
+             retry_errors: bool = False) -> bool:
+    """Whether ``found`` is unchanged since ``previous`` and its stored answer still stands;
+    ``retry_errors`` (``scan --retry-errors``): no stored failure stands, permanent or not."""
     if previous is None or previous.model != model_id:
         return False
     if previous.size != found.size or previous.mtime_ns != found.mtime_ns:
         return False
-    return previous.status == "ok" or not is_transient(previous.error)
+    if previous.status == "ok":
+        return True
+    return not retry_errors and not is_transient(previous.error)

@@ -79,6 +79,7 @@ class ScanOptions:
     batch_size: int | None = None  # None: 8 windows on CPU, 64 on CUDA (measured best)
     threads: int | None = None  # torch threads for the model; None: cores left by workers
     force: bool = False
+    retry_errors: bool = False  # rescan unchanged tracks whose last scan failed, whatever the error
     chunks_per_piece: int = 16
 
 
@@ -112,7 +113,7 @@ class ScanProgress:
 
 
 def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
-         on_problem: Callable[[str, str], None],
+         on_problem: Callable[[str, str], None], retry_errors: bool = False,
          unchanged_errors: list[tuple[str, str]] | None = None,
          ) -> tuple[list[Candidate], int, list[tuple[str, str]]]:
     """Discover files and drop the unchanged ones: (to scan, skipped count, problems).
@@ -130,7 +131,8 @@ def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
             on_problem(found.path, found.message)
             continue
         previous = known.get(os.fsencode(found.path))
-        if previous is not None and can_skip(previous, found, model_id):
+        if previous is not None and can_skip(previous, found, model_id,
+                                             retry_errors=retry_errors):
             skipped += 1
             if previous.status != "ok" and unchanged_errors is not None:
                 unchanged_errors.append((found.path, previous.error or "unknown error"))
@@ -151,6 +153,7 @@ def start_scan(paths: Sequence[str], store: Store, options: ScanOptions, progres
     started = time.perf_counter()
     to_scan, report.skipped, report.problems = plan(
         paths, store, card.id, force=options.force, on_problem=progress.problem,
+        retry_errors=options.retry_errors,
         unchanged_errors=report.unchanged_errors)
     report.found = len(to_scan) + report.skipped
     progress.planned(len(to_scan), report.skipped)

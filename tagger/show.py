@@ -78,10 +78,12 @@ def _bar(duration: float, segments: Sequence[SegmentRow], width: int) -> str:
     return "".join(cells)
 
 
-def _axis(duration: float, width: int, indent: int) -> tuple[str, str]:
+def _axis(duration: float, width: int, indent: int, spare: int) -> tuple[str, str]:
+    """The axis under a bar ``width`` wide, and its time labels (the last may run ``spare``
+    characters past the bar's end)."""
     ticks = time_ticks(duration, width)
     marks = ["─"] * width
-    labels = [" "] * (width + 8)
+    labels = [" "] * (width + spare)
     next_free = 0
     for t in ticks:
         pos = min(width - 1, int(t / duration * width)) if duration > 0 else 0
@@ -91,6 +93,40 @@ def _axis(duration: float, width: int, indent: int) -> tuple[str, str]:
             labels[pos:pos + len(label)] = label
             next_free = pos + len(label) + 1
     return " " * indent + "└" + "".join(marks) + "┘", " " * (indent + 1) + "".join(labels).rstrip()
+
+
+LEAD_MARK = " lead"
+
+
+def _header(track: dict[str, Any], width: int) -> list[Text]:
+    """The path (folded at ``width`` if longer), then length, format and model: on the same
+    line when they fit, else on the next."""
+    path = printable(track["path"])
+    length = format_time(float(track["duration"])) if track.get("duration") is not None else "?"
+    details = f"{length}  {track.get('format') or '?'}  model {track.get('model') or '?'}"
+    if len(path) + 2 + len(details) <= width:
+        line = Text(path, style="bold")
+        line.append(f"  {details}", style="dim")
+        return [line]
+    pieces = [path[i:i + width] for i in range(0, len(path), width)] or [""]
+    return [Text(p, style="bold") for p in pieces] + [Text(details, style="dim")]
+
+
+def wrap_items(prefix: str, items: Sequence[str], width: int) -> list[str]:
+    """``prefix`` then the items joined by ``, ``, broken into lines of at most ``width``
+    only between items (an item is never split), continuation lines indented."""
+    indent = " " * min(len(prefix) + 1, width // 3)
+    lines: list[str] = []
+    line = prefix
+    for k, item in enumerate(items):
+        piece = item + ("," if k < len(items) - 1 else "")
+        candidate = f"{line} {piece}" if line.strip() else line + piece
+        if len(candidate) > width and line.strip():
+            lines.append(line)
+            candidate = indent + piece
+        line = candidate
+    lines.append(line)
+    return lines
 
 
 def timeline_lines(
@@ -103,15 +139,13 @@ def timeline_lines(
     """The ``tagger show`` text: a header, one bar per present instrument, a time axis.
 
     Instruments with coverage > 0 get a row (best score first) with their score, coverage and
-    a bar over the whole track (``█`` foreground, ``▒`` background); the absent ones are named
-    on one line with their scores, so "why is X not there" has an answer too.
+    a bar over the whole track (``█`` foreground, ``▒`` background), room for the `` lead``
+    mark kept inside ``width``; the absent ones are named with their scores on lines broken
+    between names, so "why is X not there" has an answer too. Every line fits ``width``
+    (from 40 columns up).
     """
     duration = float(track.get("duration") or 0.0)
-    header = Text(printable(track["path"]), style="bold")
-    length = format_time(duration) if track.get("duration") is not None else "?"
-    header.append(f"  {length}  {track.get('format') or '?'}"
-                  f"  model {track.get('model') or '?'}", style="dim")
-    lines = [header]
+    lines = _header(track, width)
     if track.get("status") != "ok":
         lines.append(Text(f"error: {printable(track.get('error') or 'unknown error')}",
                           style="red"))
@@ -120,7 +154,7 @@ def timeline_lines(
     absent = sorted((i for i in instruments if i.coverage <= 0), key=lambda i: -i.score)
     name_w = max([len(i.instrument) for i in present] + [10])
     indent = name_w + 1 + 5 + 1 + 4 + 1
-    bar_w = max(10, width - indent - 2)
+    bar_w = max(10, width - indent - 2 - len(LEAD_MARK))
     by_name: dict[str, list[SegmentRow]] = {}
     for seg in segments:
         by_name.setdefault(seg.instrument, []).append(seg)
@@ -128,21 +162,21 @@ def timeline_lines(
         lines.append(Text("no instrument present", style="dim"))
     else:
         lines.append(Text(f"{'instrument':<{name_w}} score  cov", style="dim"))
-    for i, inst in enumerate(present):
+    for inst in present:
         color = instrument_colour(inst.instrument)
         line = Text(f"{inst.instrument:<{name_w}} {inst.score:5.2f} {inst.coverage:4.0%} ")
         line.append("│", style="dim")
         line.append(_bar(duration, by_name.get(inst.instrument, []), bar_w), style=color)
         line.append("│", style="dim")
         if inst.role == "foreground":
-            line.append(" lead", style="bold")
+            line.append(LEAD_MARK, style="bold")
         lines.append(line)
     if present:
-        axis, labels = _axis(duration, bar_w, indent)
+        axis, labels = _axis(duration, bar_w, indent, spare=len(LEAD_MARK) + 1)
         lines += [Text(axis, style="dim"), Text(labels, style="dim")]
-        lines.append(Text(f"{FOREGROUND_CHAR} foreground  {BACKGROUND_CHAR} background",
-                          style="dim"))
+        lines.append(Text(f"{FOREGROUND_CHAR} foreground ({LEAD_MARK.strip()})  "
+                          f"{BACKGROUND_CHAR} background", style="dim"))
     if absent:
-        names = ", ".join(f"{i.instrument} {i.score:.2f}" for i in absent)
-        lines.append(Text(f"not present: {names}", style="dim"))
+        names = [f"{i.instrument} {i.score:.2f}" for i in absent]
+        lines += [Text(t, style="dim") for t in wrap_items("not present:", names, width)]
     return lines

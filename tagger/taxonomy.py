@@ -28,6 +28,19 @@ CLASSES: tuple[str, ...] = (
 )
 
 ROLES: tuple[str, ...] = ("foreground", "background")
+# The words the output uses for a role ("lead" in `tagger show` and `tagger query`), and the
+# usual musician's words, accepted wherever a role is asked for.
+ROLE_ALIASES: dict[str, str] = {"lead": "foreground", "solo": "foreground",
+                                "accompaniment": "background", "backing": "background"}
+
+
+def canonical_role(word: str | None) -> str | None:
+    """``"Lead"`` -> ``"foreground"``; a role name as it is; an unknown word unchanged (lower
+    case), for the caller to reject."""
+    if word is None:
+        return None
+    text = word.strip().lower()
+    return ROLE_ALIASES.get(text, text)
 
 # Single-name aliases: user word -> class name.
 ALIASES: dict[str, str] = {

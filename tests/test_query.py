@@ -99,7 +99,7 @@ def test_unknown_and_bad_values(store: Store) -> None:
     with pytest.raises(UnknownInstrumentError, match="valid names: .*saxophone"):
         run_query(store, QuerySpec(has=["kazoo"]))
     with pytest.raises(QueryError):
-        run_query(store, QuerySpec(has=["sax"], role="lead"))
+        run_query(store, QuerySpec(has=["sax"], role="melody"))
     with pytest.raises(QueryError):
         run_query(store, QuerySpec(has=["sax"], min_score=1.5))
 
@@ -145,7 +145,7 @@ def test_cli_unknown_instrument_is_usage_error(store: Store) -> None:
     assert "unknown instrument 'kazoo'" in result.output
     assert "saxophone" in result.output and "guitar" in result.output
     assert "Traceback" not in result.output
-    assert invoke(store.path, "--has", "sax", "--role", "lead").exit_code == 2
+    assert invoke(store.path, "--has", "sax", "--role", "melody").exit_code == 2
     assert invoke(store.path, "--json", "--paths").exit_code == 2
     assert runner.invoke(app, ["query", "--db", str(store.path.parent / "none.db")]).exit_code == 2
 

@@ -46,8 +46,12 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, tiny_model: Path) 
     assert notes.read_bytes() == before
     result = tagger("scan", str(tmp_path), "--db", str(tmp_path / "x.db"), "--model", "no-such-model")
     assert result.returncode == 2 and "no model 'no-such-model'" in result.stderr
-    missing = tagger("scan", str(tmp_path / "nope"), "--db", str(tmp_path / "x.db"), "--model", str(tiny_model))
-    assert missing.returncode == 1 and "no such file or folder" in missing.stderr
+    missing = tagger("scan", str(tmp_path), str(tmp_path / "nope"), "--db", str(tmp_path / "y.db"),
+                     "--model", str(tiny_model))
+    # A path that does not exist is a usage error (a typo), caught before any work is done.
+    assert missing.returncode == 2, missing.stderr
+    assert missing.stderr.strip() == f"error: no such file or folder: {tmp_path / 'nope'}"
+    assert not (tmp_path / "y.db").exists()
     for result in (missing,):
         assert "Traceback" not in result.stderr
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Annotated, Optional
 
 import typer
 
@@ -10,13 +12,38 @@ app = typer.Typer(
     name="tagger",
     help="Find which instruments play where in your music library.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 # Command modules, imported for their @app.command side effect. Order = order in --help.
-COMMAND_MODULES = ("scan", "query", "show", "export", "models", "tag", "label", "train", "eval",
-                   "prune")
+COMMAND_MODULES = ("scan", "query", "show", "export", "stats", "models", "tag", "label", "train",
+                   "eval", "prune")
+
+
+def tagger_version() -> str:
+    """The installed distribution's version, else the package's own (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tagger")
+    except PackageNotFoundError:
+        from tagger import __version__
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tagger {tagger_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = None,
+) -> None:
+    """Find which instruments play where in your music library."""
 
 
 def _load_commands() -> None:
@@ -31,5 +58,28 @@ def _load_commands() -> None:
 _load_commands()
 
 
+def usage_error_line(exc: typer.TyperException) -> str:
+    """A click/Typer usage error as the one line every tagger error is: what is wrong, and
+    where the command's help is (instead of Typer's usage text and boxed message)."""
+    from tagger.printable import printable
+
+    message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"error: {printable(message)}{where}"
+
+
 def main() -> None:
-    app()
+    """The console script: run the app, print usage errors as one line (exit 2)."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's (vendored click's) usage errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tagger`, `tagger labels`
+            typer.echo(exc.ctx.get_help())  # type: ignore[attr-defined]
+        else:
+            typer.echo(usage_error_line(exc), err=True)
+        code = int(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -11,10 +11,12 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from tagger.config import resolve_db_path
 from tagger.printable import printable
 from tagger.store import Store, StoreError, damage_error, is_damage
+from tagger.store.db import display_path
 
 # Exit codes (DESIGN.md): 0 ok, 1 some tracks failed, 2 usage error.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -26,13 +28,45 @@ DbOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or chatter.")]
 
-console = Console()
-err_console = Console(stderr=True)
+# No markup, no emoji codes, no highlighting: a string is printed as it is, so a file name like
+# "Song [remastered 2011].mp3" or "a :fire: b.mp3" keeps every character. Colour comes only
+# from rich Text objects built with styled() (or Text.append), never from parsed markup.
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain strings and ``(text, style)`` pairs; no text is parsed as markup."""
+    return Text.assemble(*parts)
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """``label message`` with the label styled and the message made printable."""
+    return styled((label, style), " ", printable(message))
+
+
+def error_line(path: str | bytes, message: str) -> Text:
+    """``error PATH: MESSAGE``, the one-line form of a problem with one file."""
+    return labelled("error", "red", f"{display_path(path)}: {message}")
+
+
+def plural(count: int, word: str) -> str:
+    """``plural(1, "track")`` -> ``"1 track"``; ``plural(1200, "track")`` -> ``"1,200 tracks"``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def print_line(text: str | Text, *, err: bool = False) -> None:
+    """One logical line, left for the terminal to wrap (no hard breaks inside a path)."""
+    (err_console if err else console).print(text, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    print_line(labelled("warning:", "yellow", message), err=True)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print a one-line error and exit: the way every command reports a problem."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_line(labelled("error:", "bold red", " ".join(message.split("\n"))), err=True)
     raise typer.Exit(code)
 
 
@@ -47,8 +81,7 @@ def open_store(db: Path | None, *, must_exist: bool = False, read_only: bool | N
     except StoreError as exc:
         fail(str(exc))
     if store.notice and not quiet:
-        err_console.print(f"[yellow]note:[/] {printable(store.notice)}", highlight=False,
-                          soft_wrap=True)
+        print_line(labelled("note:", "yellow", store.notice), err=True)
     return store
 
 

@@ -19,7 +19,8 @@ from rich import box
 from rich.table import Table
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, console, err_console, fail
+from tagger.cli.common import DbOption, QuietOption, console, fail
+from tagger.cli.common import warn as print_warning
 
 
 def _fmt(value: float | None) -> str:
@@ -78,7 +79,7 @@ def eval_command(
     def warn(message: str) -> None:
         warnings.append(message)
         if not quiet:
-            err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+            print_warning(message)
 
     from tagger.realdev.bench import BENCHMARKS
 

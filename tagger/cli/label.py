@@ -10,8 +10,9 @@ from typing import Annotated, Optional
 import typer
 
 from tagger.cli.app import app
-from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
-                               fail, store_session)
+from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, fail,
+                               print_line, store_session, styled, warn)
+from tagger.printable import printable
 from tagger.config import resolve_db_path
 
 labels_app = typer.Typer(help="Human labels from `tagger label`: export them.",
@@ -48,7 +49,7 @@ def label_command(
         fail(f"--order must be one of {', '.join(ORDERS)} (got {order!r})")
     path = resolve_db_path(db)
     if not path.exists():
-        fail(f"no database at {path} (run `tagger scan` first, or pass --db)")
+        fail(f"no database at {printable(str(path))} (run `tagger scan` first, or pass --db)")
     try:
         label_app = LabelApp(path, LabelOptions(instruments=instruments, order=order, seed=seed,
                                                 per_track_cap=per_track))
@@ -57,7 +58,7 @@ def label_command(
     except StoreError as exc:
         fail(str(exc))
     if not label_app.index.tracks:
-        fail(f"no scanned tracks with chunk scores in {path} (run `tagger scan` first)")
+        fail(f"no scanned tracks with chunk scores in {printable(str(path))} (run `tagger scan` first)")
     try:
         server = make_server(label_app, host, port)
     except OSError as exc:
@@ -66,12 +67,12 @@ def label_command(
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
                         format="%(message)s")
     if not is_loopback(host):
-        err_console.print(f"[bold yellow]warning:[/] listening on {host}, not 127.0.0.1: anyone "
-                          "who can reach this machine can open the page and hear your tracks.")
+        warn(f"listening on {host}, not 127.0.0.1: anyone who can reach this machine can open"
+             " the page and hear your tracks.")
     console.print(f"Labeling {len(label_app.instruments)} instrument(s): "
                   f"{', '.join(label_app.instruments)}; {label_app.queue.remaining()} chunk(s) to go.",
                   highlight=False)
-    console.print(f"Open [bold]{server.url}[/] in your browser. Ctrl+C stops.", highlight=False)
+    console.print(styled("Open ", (server.url, "bold"), " in your browser. Ctrl+C stops."))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -104,6 +105,6 @@ def export_command(
                 with open(output, "w", encoding="utf-8", newline="") as out:
                     n = writer(store, out)
             except OSError as exc:
-                fail(f"cannot write {output}: {exc.strerror or exc}")
+                fail(f"cannot write {printable(str(output))}: {exc.strerror or exc}")
     if not quiet and output is not None:
-        err_console.print(f"{n} label row(s) written to {output}", highlight=False)
+        print_line(f"{n} label row{'s' * (n != 1)} written to {printable(str(output))}", err=True)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, console, err_console, fail, store_session
+from tagger.cli.common import DbOption, QuietOption, console, fail, print_line, store_session
 from tagger.printable import printable
 
 
@@ -40,10 +39,9 @@ def prune_command(
         verb = "would remove" if dry_run else "removed"
         for _tid, path in plan.gone:
             if not quiet:
-                console.print(f"{verb} {escape(printable(path))}", highlight=False, soft_wrap=True)
+                print_line(f"{verb} {printable(path)}")
         for _tid, path in plan.labelled:
-            err_console.print(f"kept {escape(printable(path))}: its file is gone but it holds"
-                              " labels", highlight=False, soft_wrap=True)
+            print_line(f"kept {printable(path)}: its file is gone but it holds labels", err=True)
         if not dry_run:
             try:
                 apply_prune(store, plan)

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
+from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from tagger.cli.app import app
 from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
-                               fail, store_session)
+                               fail, plural, print_line, store_session)
 from tagger.printable import printable, printable_bytes
-from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_fits,
-                          run_query, write_m3u)
+from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_bytes,
+                          m3u_fits, run_query, write_m3u)
 
 # A terminal table of 10,000 rows helps nobody and takes seconds to lay out; past this many the
 # table stops with a note pointing at --limit/--paths/--json (which always give everything).
@@ -38,24 +39,34 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _instrument_cell(hit: TrackHit) -> str:
+def _instrument_cell(hit: TrackHit) -> Text:
     if hit.status != "ok":
-        return f"[red]error: {escape(printable(hit.error or 'unknown'))}[/]"
-    parts = []
+        return Text(f"error: {printable(hit.error or 'unknown')}", style="red")
+    cell = Text()
     for m in hit.matched:
-        role = {"foreground": " [bold]lead[/]", "background": ""}.get(m.role or "", "")
-        parts.append(f"{m.instrument} [cyan]{m.score:.2f}[/] {m.coverage:.0%}{role}")
-    return "\n".join(parts) or "[dim]-[/]"
+        if cell:
+            cell.append("\n")
+        cell.append(f"{m.instrument} ")
+        cell.append(f"{m.score:.2f}", style="cyan")
+        cell.append(f" {m.coverage:.0%}")
+        if m.role == "foreground":
+            cell.append(" lead", style="bold")
+    return cell or Text("-", style="dim")
 
 
 def _table(hits: list[TrackHit]) -> Table:
-    table = Table(show_lines=False, header_style="bold", pad_edge=False)
-    table.add_column("path", overflow="fold", ratio=3)
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("instruments (score, coverage)", ratio=2)
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
+    table.add_column("path", overflow="fold", ratio=1)
+    table.add_column("length", justify="right", no_wrap=True)
+    header = "instrument score cover"
+    cells = [_instrument_cell(hit) for hit in hits[:TABLE_MAX_ROWS]]
+    # As wide as the widest answer; an error message wraps inside that instead of widening it.
+    widest = max([len(line) for hit, cell in zip(hits, cells) if hit.status == "ok"
+                  for line in cell.plain.split("\n")] + [len(header)])
+    table.add_column(header, width=widest)
     table.add_column("format", no_wrap=True)
-    for hit in hits[:TABLE_MAX_ROWS]:
-        table.add_row(escape(printable(hit.path)), format_duration(hit.duration), _instrument_cell(hit), hit.format or "")
+    for hit, cell in zip(hits, cells):
+        table.add_row(printable(hit.path), format_duration(hit.duration), cell, hit.format or "")
     return table
 
 
@@ -82,6 +93,29 @@ def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
         raise typer.Exit(0)
 
 
+def _write_playlist(hits: list[TrackHit], m3u: Path, *, to_stdout: bool, quiet: bool) -> None:
+    """``--m3u FILE`` (atomic) or ``--m3u -`` (standard output), then what was written."""
+    if to_stdout:
+        try:
+            sys.stdout.buffer.write(m3u_bytes(hits))
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0)
+    else:
+        try:
+            write_m3u(hits, m3u)
+        except OSError as exc:
+            fail(f"cannot write {printable(str(m3u))}: {exc.strerror or exc}")
+    left_out = sum(not m3u_fits(h) for h in hits)
+    if left_out:
+        print_line(f"left out {plural(left_out, 'track')} whose names hold a line break (M3U"
+                   " cannot hold them; --paths -0 can)", err=True)
+    if not quiet:
+        where = "standard output" if to_stdout else printable(str(m3u))
+        print_line(f"wrote {plural(len(hits) - left_out, 'track')} to {where}", err=True)
+
+
 QUERY_HELP = (
     "Find tracks by the instruments in them, best match first.\n\n"
     "Examples: `tagger query --has sax`; `tagger query --has guitar --has vocals --role "
@@ -89,18 +123,37 @@ QUERY_HELP = (
 )
 
 
+def complete_instruments(incomplete: str) -> list[str]:
+    """Shell completion for instrument options: classes, aliases and groups; after a comma
+    (``--any flute,cl``) the last name is completed and the ones before it kept."""
+    from tagger import taxonomy
+
+    head, comma, last = incomplete.rpartition(",")
+    words = sorted({*taxonomy.CLASSES, *taxonomy.ALIASES, *taxonomy.GROUPS})
+    return [head + comma + w for w in words if w.startswith(last.lower())]
+
+
+def complete_roles(incomplete: str) -> list[str]:
+    from tagger import taxonomy
+
+    return [w for w in (*taxonomy.ROLES, *taxonomy.ROLE_ALIASES) if w.startswith(incomplete.lower())]
+
+
 def _opt(*names: str, help: str, **kw: object) -> typer.models.OptionInfo:  # noqa: A002
     """A ``typer.Option`` that hides the (empty-list) default in --help."""
     return typer.Option(*names, help=help, show_default=False, **kw)  # type: ignore[arg-type]
 
 
-Names = Annotated[list[str], _opt("--has", help="Instrument that must be present (repeatable: all"
-                                  " of them). Classes, aliases (sax, vocals) or groups (guitar,"
-                                  " strings, keys).")]
-AnyNames = Annotated[list[str], _opt("--any", help="At least one of these (comma-separated,"
-                                     " repeatable).")]
-NotNames = Annotated[list[str], _opt("--not", help="Exclude tracks where this is present"
-                                     " (repeatable).")]
+Names = Annotated[list[str], _opt(
+    "--has", autocompletion=complete_instruments,
+    help="Instrument that must be present (repeatable: all of them). Classes, aliases (sax,"
+         " vocals) or groups (guitar, strings, keys).")]
+AnyNames = Annotated[list[str], _opt(
+    "--any", autocompletion=complete_instruments,
+    help="At least one of these (comma-separated, repeatable).")]
+NotNames = Annotated[list[str], _opt(
+    "--not", autocompletion=complete_instruments,
+    help="Exclude tracks where this is present (repeatable).")]
 Formats = Annotated[list[str], _opt("--format", help="Only these formats (mp3, flac...;"
                                     " comma-separated, repeatable).")]
 Unit = Optional[float]
@@ -116,8 +169,8 @@ def query_command(
     min_coverage: Annotated[Unit, _opt("--min-coverage", min=0.0, max=1.0,
                                        help="Asked instruments need at least this fraction of"
                                        " the track.")] = None,
-    role: Annotated[Optional[str], _opt("--role", help="foreground (lead/solo) or"
-                                        " background.")] = None,
+    role: Annotated[Optional[str], _opt("--role", autocompletion=complete_roles, help="foreground (or lead, solo) or"
+                                        " background (or accompaniment, backing).")] = None,
     path: Annotated[Optional[str], _opt("--path", help="Only paths matching this glob"
                                         " (e.g. '*/Jazz/*').")] = None,
     path_contains: Annotated[Optional[str], _opt("--path-contains", help="Only paths containing"
@@ -133,7 +186,7 @@ def query_command(
     null: Annotated[bool, _opt("--null", "-0", help="With --paths: end each path with NUL, not"
                                " a newline, and keep its exact bytes (for xargs -0).")] = False,
     m3u: Annotated[Optional[Path], _opt("--m3u", dir_okay=False, help="Write the matches as an"
-                                        " extended M3U playlist.")] = None,
+                                        " extended M3U playlist (- for standard output).")] = None,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -142,11 +195,12 @@ def query_command(
         fail("choose one of --json, --jsonl and --paths")
     if null and not paths_only:
         fail("--null goes with --paths")
-    check_output_folder(m3u)
+    m3u_to_stdout = m3u is not None and str(m3u) == "-"
+    if m3u_to_stdout and (as_json or as_jsonl or paths_only):
+        fail("--m3u - and --json/--jsonl/--paths would both write to standard output")
+    check_output_folder(None if m3u_to_stdout else m3u)
     if status not in ("ok", "error", "all"):
         fail(f"--status must be ok, error or all, not {status!r}")
-    if role is not None:
-        role = role.strip().lower()
     spec = QuerySpec(
         has=has, any=any_, not_=not_, min_score=min_score, min_coverage=min_coverage, role=role,
         path_glob=path, path_contains=path_contains,
@@ -160,17 +214,7 @@ def query_command(
             fail(str(exc))
 
     if m3u is not None:
-        try:
-            write_m3u(hits, m3u)
-        except OSError as exc:
-            fail(f"cannot write {printable(str(m3u))}: {exc.strerror or exc}")
-        left_out = sum(not m3u_fits(h) for h in hits)
-        if left_out:
-            err_console.print(f"left out {left_out} track(s) whose names hold a line break (M3U"
-                              " cannot hold them; --paths -0 can)", highlight=False, markup=False)
-        if not quiet:
-            err_console.print(f"wrote {len(hits) - left_out:,} tracks to {printable(str(m3u))}",
-                              highlight=False, markup=False)
+        _write_playlist(hits, m3u, to_stdout=m3u_to_stdout, quiet=quiet)
     if as_json:
         sys.stdout.write(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1) + "\n")
     elif as_jsonl:
@@ -180,8 +224,8 @@ def query_command(
     elif m3u is None and hits:
         console.print(_table(hits))
         if len(hits) > TABLE_MAX_ROWS:
-            err_console.print(f"[dim]showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
-                              " --paths or --json for all[/]", highlight=False)
+            err_console.print(f"showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
+                              " --paths or --json for all", style="dim")
         elif not quiet:
             console.print(f"{len(hits):,} track{'s' * (len(hits) != 1)}", highlight=False)
     if not hits and not quiet:

@@ -2,80 +2,20 @@
 
 from __future__ import annotations
 
-import time
+import os
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tagger.cli.app import app
-from tagger.cli.common import EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, store_session
+from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, console, err_console,
+                               error_line, fail, plural, print_line, store_session)
+from tagger.cli.scan_progress import RichProgress
 from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
 from tagger.printable import printable
 from tagger.store.db import display_path
-
-
-def error_line(path: str, message: str) -> str:
-    """``error PATH: MESSAGE`` as rich markup, the name and message escaped (a file name may
-    hold ``[`` or control characters)."""
-    return f"[red]error[/] {escape(printable(display_path(path)))}: {escape(printable(message))}"
-
-
-class RichProgress:
-    """Shows tracks done, x real time and errors so far; prints each error as one line.
-
-    Implements ``tagger.scan.ScanProgress`` without importing it (that would load torch for
-    every command)."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.progress = Progress(
-            TextColumn("[bold]scan"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[speed]}"), TextColumn("[red]{task.fields[errors]}"),
-            TimeElapsedColumn(), console=err_console, transient=False, disable=quiet,
-        )
-        self.task = self.progress.add_task("scan", total=None, speed="", errors="")
-        self.audio_s = 0.0
-        self.errors = 0
-        self.started = time.perf_counter()
-
-    def __enter__(self) -> "RichProgress":
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
-
-    def planned(self, to_scan: int, skipped: int) -> None:
-        self.progress.update(self.task, total=to_scan)
-        self.started = time.perf_counter()
-        if skipped and not self.quiet:
-            self.progress.console.print(f"{skipped} unchanged track(s) skipped (--force to rescan)")
-
-    def track_done(self, path: str, audio_s: float, error: str | None) -> None:
-        self.audio_s += audio_s
-        if error:
-            self.errors += 1
-            self.progress.console.print(error_line(path, error), highlight=False, soft_wrap=True)
-        elapsed = max(time.perf_counter() - self.started, 1e-6)
-        self.progress.update(
-            self.task, advance=1, speed=f"{self.audio_s / elapsed:,.0f}x real time",
-            errors=f"{self.errors} error(s)" if self.errors else "")
-
-    def problem(self, path: str, message: str) -> None:
-        self.progress.console.print(error_line(path, message), highlight=False, soft_wrap=True)
-
-    def notice(self, message: str) -> None:
-        if not self.quiet:
-            self.progress.console.print(f"note: {message}", highlight=False, soft_wrap=True)
-
-    def track_note(self, path: str, note: str) -> None:
-        if not self.quiet:
-            self.progress.console.print(f"[yellow]note[/] {escape(printable(display_path(path)))}: "
-                                        f"{escape(printable(note))}",
-                                       highlight=False, soft_wrap=True)
 
 
 @app.command("scan")
@@ -88,6 +28,7 @@ def scan_command(
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for the model (default: cores left by the workers).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     force: Annotated[bool, typer.Option("--force", help="Rescan unchanged tracks too.")] = False,
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Rescan unchanged tracks that failed last time (failures that may pass, such as permission denied, are retried anyway).")] = False,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write instrument tags into the files after analysis.")] = False,
     multi_value: MultiValueOption = "joined",
     separator: SeparatorOption = "; ",
@@ -101,6 +42,9 @@ def scan_command(
     from tagger.model.registry import ModelNotFoundError
     from tagger.scan import ScanOptions, scan
 
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        fail(f"no such file or folder: {', '.join(display_path(p) for p in missing)}")
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         fail(f"--device must be auto, cpu or cuda (got {device!r})")
     if engine not in ("local", "ray"):
@@ -121,7 +65,7 @@ def scan_command(
         user_errors = (ModelNotFoundError, RayEngineError)
     tagging = tag_options(multi_value, separator, id3_version)
     options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads,
-                          force=force, workers=workers)
+                          force=force, workers=workers, retry_errors=retry_errors)
     from tagger.store import StoreError
 
     with store_session(db, read_only=False, quiet=quiet) as store:
@@ -130,7 +74,7 @@ def scan_command(
             from tagger.cli.scan_tags import TagWriterHook
             on_written = TagWriterHook(store, quiet=quiet, options=tagging)
         try:
-            with RichProgress(quiet) as progress:
+            with RichProgress(quiet, err_console) as progress:
                 report = run_scan([str(p) for p in paths], store=store, options=options,
                                   progress=progress, on_written=on_written)
         except user_errors as exc:
@@ -139,22 +83,32 @@ def scan_command(
             fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")
         except KeyboardInterrupt:
             fail("interrupted (finished tracks are saved; run the scan again to resume)", 130)
+        error_rows = store.counts().get("error", 0)
     stale = report.unchanged_errors
     failed = (report.failed + len(report.problems) + len(stale)
               + (on_written.failed if on_written else 0))
     for path, error in stale:
-        err_console.print(error_line(path, f"{error} (unchanged since it failed; --force"
-                                     " retries it)"), highlight=False, soft_wrap=True)
+        print_line(error_line(path, f"{error} (unchanged since it failed)"), err=True)
+    if stale:
+        print_line(retry_hint(len(stale), error_rows, paths, db), err=True)
     if not quiet:
-        console.print(
+        print_line(
             f"{report.scanned} scanned, {report.skipped} unchanged, {report.failed} failed"
             + (f", {len(stale)} unchanged with errors" if stale else "")
-            + (f", {len(report.problems)} unreadable path(s)" if report.problems else "")
+            + (f", {plural(len(report.problems), 'unreadable path')}" if report.problems else "")
             + f" — {report.audio_seconds / 60:.1f} min of audio in {report.elapsed_s:.1f} s"
             + (f" ({report.x_realtime:,.0f}x real time)" if report.scanned else "")
             + f" [model {report.model}]"
-            + (f"; tags written to {on_written.written} file(s)" if on_written else ""),
-            highlight=False, soft_wrap=True,
-        )
+            + (f"; tags written to {plural(on_written.written, 'file')}" if on_written else ""))
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def retry_hint(unchanged_failed: int, error_rows: int, paths: list[Path], db: Path | None) -> str:
+    """What to do about failures a re-scan skipped: how many the store holds, and the commands
+    that retry and list them (with this scan's paths and --db, ready to paste)."""
+    db_arg = f" --db {shlex.quote(printable(display_path(db)))}" if db is not None else ""
+    where = " ".join(shlex.quote(printable(display_path(p))) for p in paths)
+    return (f"{plural(unchanged_failed, 'unchanged track')} failed when last scanned (the store"
+            f" holds {plural(error_rows, 'error row')}): `tagger scan --retry-errors {where}{db_arg}`"
+            f" tries them again, `tagger query --status error{db_arg}` lists them")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tagger.cli.common import err_console
+from tagger.cli.common import error_line, err_console
 from tagger.store import Store, TrackResult, path_key
-from tagger.store.db import display_path
 from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
 
 
@@ -27,7 +26,7 @@ class TagWriterHook:
         for outcome in tag_tracks(self.store, ids, options=self.options):
             if outcome.failed:
                 self.failed += 1
-                err_console.print(f"[red]error[/] tags not written to {display_path(outcome.path)}:"
-                                  f" {outcome.error}", highlight=False, soft_wrap=True)
+                err_console.print(error_line(outcome.path, f"tags not written: {outcome.error}"),
+                                  soft_wrap=True)
             elif outcome.status == "changed":
                 self.written += 1

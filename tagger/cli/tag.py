@@ -12,19 +12,20 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tagger.cli.app import app
 from tagger.cli.common import (
-    EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, store_session,
+    EXIT_FAILED, DbOption, QuietOption, console, err_console, error_line, fail, print_line,
+    store_session, styled,
 )
 from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
+from tagger.printable import printable
 from tagger.store.db import Store, display_path, path_key
 from tagger.tags import FIELDS, TagError, TagOptions, TagOutcome, read_fields, tag_tracks
 
-_SYMBOL = {"add": "[green]+[/]", "change": "[yellow]~[/]", "remove": "[red]-[/]"}
+_SYMBOL = {"add": ("+", "green"), "change": ("~", "yellow"), "remove": ("-", "red")}
 
 
 def _values(values: list[str]) -> str:
@@ -86,25 +87,25 @@ def _read(path: Path, as_json: bool, options: TagOptions) -> None:
                        for f in FIELDS},
         }))
         return
-    table = Table(title=f"{escape(display_path(path))} ({state.format})", title_justify="left")
+    table = Table(title=f"{printable(display_path(path))} ({state.format})", title_justify="left")
     table.add_column("field")
     table.add_column("stored as", overflow="fold")
     table.add_column("values", overflow="fold")
     for f in FIELDS:
         values = state.values[f.name]
         table.add_row(f.name, state.labels[f.name],
-                      escape("; ".join(values)) if values else "[dim](absent)[/]")
+                      printable("; ".join(values)) if values else styled(("(absent)", "dim")))
     console.print(table)
 
 
 def _print_changes(outcome: TagOutcome) -> None:
-    console.print(escape(outcome.path), highlight=False, soft_wrap=True)
+    print_line(printable(outcome.path))
     for c in outcome.changes:
-        old, new = escape(_values(c.old)), escape(_values(c.new))
+        old, new = printable(_values(c.old)), printable(_values(c.new))
         text = {"add": new, "remove": old, "change": f"{old} → {new}"}[c.action]
         if c.old == c.new:  # a file tagged in the other --multi-value layout
             text = f"{new} (same values, rewritten in the new layout)"
-        console.print(f"  {_SYMBOL[c.action]} {c.field}: {text}", highlight=False, soft_wrap=True)
+        print_line(styled("  ", _SYMBOL[c.action], f" {c.field}: {text}"))
 
 
 @app.command("tag")
@@ -122,7 +123,7 @@ def tag_command(
         "--min-score", help="Asked instruments need at least this score (0-1).")] = None,
     min_coverage: Annotated[Optional[float], typer.Option(
         "--min-coverage", help="...and cover at least this fraction of the track.")] = None,
-    role: Annotated[Optional[str], typer.Option("--role", help="foreground or background.")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="foreground (or lead) or background.")] = None,
     formats: Annotated[Optional[list[str]], typer.Option("--format", help="Only this format.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every track in the store.")] = False,
     dry_run: Annotated[bool, typer.Option(
@@ -170,8 +171,7 @@ def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, rem
          jsonl: bool, quiet: bool, options: TagOptions) -> dict[str, int]:
     counts = {"changed": 0, "unchanged": 0, "skipped": 0, "error": len(missing)}
     for path in missing:
-        err_console.print(f"[red]error[/] {escape(path)}: not in the store (run `tagger scan` on it"
-                          " first)", highlight=False, soft_wrap=True)
+        print_line(error_line(path, "not in the store (run `tagger scan` on it first)"), err=True)
     verb = ("to restore" if remove else "to tag") if dry_run else (
         "restored" if remove else "tagged")
     progress = Progress(
@@ -186,8 +186,7 @@ def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, rem
             if jsonl:
                 console.print_json(json.dumps(_outcome_dict(outcome)), indent=None)
             elif outcome.failed:
-                progress.console.print(f"[red]error[/] {escape(outcome.path)}: {escape(outcome.error or '')}",
-                                       highlight=False, soft_wrap=True)
+                progress.console.print(error_line(outcome.path, outcome.error or ""), soft_wrap=True)
             elif dry_run and outcome.changes:
                 _print_changes(outcome)
             progress.update(task, advance=1,

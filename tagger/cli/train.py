@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, console, err_console, fail
+from tagger.cli.common import DbOption, QuietOption, console, err_console, fail, warn
 
 RUNS_DIR = Path("runs")
 
@@ -68,10 +68,6 @@ class TrainProgress:
         if kind in ("step", "eval"):
             self.progress.update(self.task, completed=info["step"], info=f"{self.loss}  {self.val}")
 
-
-
-def _warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 def _out_dir(out: str | None, name: str) -> tuple[Path, bool]:
@@ -168,7 +164,7 @@ def train_command(
         if sweep:
             _run_sweep(config, run_dir, trials, folds, quiet)
             return
-        inputs = open_inputs(config, warn=_warn)
+        inputs = open_inputs(config, warn=warn)
         with TrainProgress(quiet) as progress:
             result = train(config, inputs.sources, inputs.eval_sets, run_dir, resume=resume,
                            on_event=progress, training_data=inputs.records,
@@ -203,7 +199,7 @@ def _run_sweep(config: Any, run_dir: Path, trials: int, folds: int, quiet: bool)
                               f"{info['weight_decay']:.2e} batch {info['batch_size']}: mAP "
                               f"{_fmt(info['mAP_mean'])} ± {_fmt(info['mAP_std'])}", highlight=False)
 
-    result = run_sweep(config, run_dir, trials=trials, folds=folds, warn=_warn,
+    result = run_sweep(config, run_dir, trials=trials, folds=folds, warn=warn,
                        on_event=on_event)
     table = Table(title=f"random search: {trials} trials x {folds} folds, {config.steps} steps each")
     for col in ("rank", "lr", "weight decay", "batch", "mAP mean", "± std"):
