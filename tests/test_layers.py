@@ -26,7 +26,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "features": (
         "tagger.scan", "tagger.engines", "tagger.discover", "tagger.rescan", "tagger.dataset",
         "tagger.chunking", "tagger.inference", "tagger.segments", "tagger.prune",
-        "tagger.query", "tagger.export", "tagger.show", "tagger.plot", "tagger.tags", "tagger.label",
+        "tagger.query", "tagger.track_titles", "tagger.export", "tagger.show", "tagger.plot",
+        "tagger.tags", "tagger.label",
         "tagger.train", "tagger.realdev", "tagger.evaluate",
     ),
     "base": (
