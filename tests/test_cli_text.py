@@ -143,3 +143,20 @@ def test_role_lead_is_the_word_the_output_uses(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "foreground (lead/solo)" in bad.stderr
     shown = tagger("query", "--has", "sax", "--role", "lead", "--db", db)
     assert "saxophone 0.95 50% lead" in shown.stdout
+
+
+def test_an_error_no_command_caught_is_still_one_line() -> None:
+    """main() catches any TaggerError a command lets through: one line, exit 1, no traceback."""
+    script = (
+        "import sys\n"
+        "from tagger.cli.app import app, main\n"
+        "from tagger.errors import TaggerError\n"
+        "@app.command('fail-on-purpose')\n"
+        "def fail_on_purpose() -> None:\n"
+        "    raise TaggerError('store [x.db] is\\nbusy')\n"
+        "sys.argv = ['tagger', 'fail-on-purpose']\n"
+        "main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr == "error: store [x.db] is busy\n"

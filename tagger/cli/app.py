@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from tagger.errors import TaggerError
+
 app = typer.Typer(
     name="tagger",
     help="Find which instruments play where in your music library.",
@@ -70,7 +72,8 @@ def usage_error_line(exc: typer.TyperException) -> str:
 
 
 def main() -> None:
-    """The console script: run the app, print usage errors as one line (exit 2)."""
+    """The console script: run the app; usage errors are one line (exit 2), and so is any
+    TaggerError a command let through (exit 1)."""
     try:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored click's) usage errors
@@ -81,5 +84,10 @@ def main() -> None:
         code = int(getattr(exc, "exit_code", 2))
     except typer.Abort:
         typer.echo("error: aborted", err=True)
+        code = 1
+    except TaggerError as exc:  # what a command did not report itself: still one line, no traceback
+        from tagger.printable import printable
+
+        typer.echo(f"error: {printable(' '.join(str(exc).split()))}", err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
