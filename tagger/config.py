@@ -51,6 +51,15 @@ def checkout_root() -> Path | None:
     return root if (root / "pyproject.toml").is_file() else None
 
 
+def user_models_dir() -> Path:
+    """Models the user trained (``tagger train --out NAME`` installs there): a folder of theirs.
+
+    Not the package's own folder: in a wheel install that is site-packages, which an upgrade or
+    uninstall deletes and a system install cannot write.
+    """
+    return Path(platformdirs.user_data_dir("tagger", appauthor=False)) / "models"
+
+
 def shared_dir() -> Path:
     """Large data that is never shipped or downloaded (pretrained networks, real recordings).
 

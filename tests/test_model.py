@@ -189,3 +189,32 @@ def test_registry_names_paths_and_errors(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("TAGGER_MODELS_DIR", str(tmp_path / "empty"))
     with pytest.raises(ModelNotFoundError, match="none"):
         load_model(None)
+
+
+def test_trained_models_install_into_the_users_folder(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`train --out NAME` installs outside the package (an upgrade would delete it there) and
+    the registry finds it before the shipped models; a shipped name is refused."""
+    from tagger.model.registry import install_dir, install_model, model_dirs
+
+    monkeypatch.delenv("TAGGER_MODELS_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    run = tmp_path / "run"
+    run.mkdir()
+    card = json.loads(SHIPPED_CARD.read_text())
+    card["name"], card["weights"] = "my-model", "my-model.pt"
+    (run / "my-model.json").write_text(json.dumps(card))
+    shutil.copy(MODELS / "tagger-as.pt", run / "my-model.pt")
+    assert install_dir() == tmp_path / "data" / "tagger" / "models"
+    assert model_dirs() == [install_dir(), MODELS]
+
+    assert install_model(run / "my-model.json", run / "my-model.pt") == install_dir()
+    names = [c.name for c in list_models()]
+    assert "my-model" in names and "tagger-as" in names  # the user's and the shipped ones
+    assert load_model("my-model")[1].name == "my-model"
+    assert not (MODELS / "my-model.json").exists()
+
+    (run / "tagger-as.json").write_text(SHIPPED_CARD.read_text())
+    with pytest.raises(ModelNotFoundError, match="shipped model is called 'tagger-as'"):
+        install_model(run / "tagger-as.json", run / "my-model.pt")
+    assert not (install_dir() / "tagger-as.json").exists()

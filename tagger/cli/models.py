@@ -245,11 +245,13 @@ def models_command(
         sys.stdout.write(json.dumps([c.to_dict() for c in cards], ensure_ascii=False, indent=2) + "\n")
         return
     if not cards:
-        err_console.print(f"no models installed in {printable(str(registry.models_dir()))}"
+        where = " or ".join(str(folder) for folder in registry.model_dirs())
+        err_console.print(f"no models installed in {printable(where)}"
                           " (a model is NAME.json + NAME.pt; set TAGGER_MODELS_DIR to look"
                           " elsewhere)")
         return
     console.print(_card_list(cards, registry.default_model_name()))
     console.print(f"{len(cards)} model{'s' * (len(cards) != 1)} in"
-                  f" {printable(str(registry.models_dir()))}; `tagger models NAME` shows one card",
+                  f" {printable(' and '.join(str(d) for d in registry.model_dirs() if d.is_dir()))};"
+                  " `tagger models NAME` shows one card",
                   style="dim")

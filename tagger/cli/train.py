@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -18,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tagger.cli.app import app
-from tagger.cli.common import DbOption, QuietOption, console, err_console, fail, warn
+from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, console, err_console, fail,
+                               warn)
 
 RUNS_DIR = Path("runs")
 
@@ -120,7 +120,7 @@ def train_command(
     distill: Annotated[Optional[float], typer.Option("--distill", help="Weight of the distillation loss (0 = off).")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu or cuda.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Checkpoint file or run folder to continue.")] = None,
-    out: Annotated[Optional[str], typer.Option("--out", help="Run folder (a path), or a NAME: runs/NAME, then installed into the models folder.")] = None,
+    out: Annotated[Optional[str], typer.Option("--out", help="Run folder (a path), or a NAME: runs/NAME, then installed into your models folder (TAGGER_MODELS_DIR, else ~/.local/share/tagger/models).")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Model name (default: from config, or --out NAME).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", help="DataLoader workers.")] = None,
@@ -132,7 +132,7 @@ def train_command(
 ) -> None:
     """Train a model on labelled audio and write NAME.pt + NAME.json (the model card)."""
     from tagger.config import resolve_db_path
-    from tagger.model.registry import ModelNotFoundError, models_dir
+    from tagger.model.registry import ModelNotFoundError, install_model
     from tagger.train.checkpoint import CheckpointError, load_checkpoint
     from tagger.train.config import ConfigError, TrainConfig, load_config
     from tagger.train.inputs import open_inputs
@@ -182,10 +182,10 @@ def train_command(
     console.print(f"model: {result.card_path} (weights {result.weights_path.name}); "
                   f"run files in {run_dir}", highlight=False)
     if install:
-        target = models_dir()
-        target.mkdir(parents=True, exist_ok=True)
-        for path in (result.weights_path, result.card_path):
-            shutil.copy2(path, target / path.name)
+        try:
+            target = install_model(result.card_path, result.weights_path)
+        except ModelNotFoundError as exc:
+            fail(f"{exc}; the trained model stays in {run_dir}", EXIT_FAILED)
         console.print(f"installed as {config.name!r} in {target} (use --model {config.name})",
                       highlight=False)
 

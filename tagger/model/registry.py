@@ -7,11 +7,12 @@ and a ``state_dict`` on disk, so a scan is reproducible from the files alone.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import torch
 
-from tagger.config import package_models_dir
+from tagger.config import package_models_dir, user_models_dir
 from tagger.model.card import ModelCard
 from tagger.model.errors import ModelNotFoundError
 from tagger.model.network import TaggerNet, build_network
@@ -29,37 +30,76 @@ def models_dir() -> Path:
     return package_models_dir()
 
 
+def install_dir() -> Path:
+    """Where ``tagger train --out NAME`` installs: ``$TAGGER_MODELS_DIR``, else the user's folder."""
+    env = os.environ.get(MODELS_ENV)
+    return Path(env).expanduser() if env else user_models_dir()
+
+
+def model_dirs() -> list[Path]:
+    """Where models are looked up, first match wins: ``$TAGGER_MODELS_DIR`` alone when set,
+    else the user's trained models, then the shipped ones."""
+    if os.environ.get(MODELS_ENV):
+        return [models_dir()]
+    return [user_models_dir(), package_models_dir()]
+
+
 def _card_paths(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
+def _all_card_paths() -> list[Path]:
+    return [path for folder in model_dirs() for path in _card_paths(folder)]
+
+
 def list_models() -> list[ModelCard]:
-    """Every readable card in ``models_dir()``, sorted by name; unreadable JSON is skipped."""
-    cards = []
-    for path in _card_paths(models_dir()):
+    """Every readable card in ``model_dirs()``, sorted by name (a name found twice: the first
+    folder's); unreadable JSON is skipped."""
+    cards: dict[str, ModelCard] = {}
+    for path in _all_card_paths():
         try:
-            cards.append(ModelCard.load(path))
+            card = ModelCard.load(path)
         except (ValueError, TypeError, KeyError, OSError):
             continue  # not a card (or a broken one): listing must not crash on it
-    return sorted(cards, key=lambda c: c.name)
+        cards.setdefault(card.name, card)
+    return sorted(cards.values(), key=lambda c: c.name)
+
+
+def install_model(card_path: Path, weights: Path) -> Path:
+    """Copy a trained model (card and weights) into ``install_dir()``; returns the folder.
+
+    A shipped model's name is refused: the user's copy would shadow it everywhere.
+    """
+    name = card_path.stem
+    shipped = package_models_dir() / f"{name}.json"
+    target = install_dir()
+    if shipped.is_file() and target.resolve() != shipped.parent.resolve():
+        raise ModelNotFoundError(f"a shipped model is called {name!r}: train it under another "
+                                 "name (--out OTHER)")
+    target.mkdir(parents=True, exist_ok=True)
+    for path in (weights, card_path):
+        shutil.copy2(path, target / path.name)
+    return target
 
 
 def default_model_name() -> str:
-    """``$TAGGER_MODEL``, else the first line of ``models/DEFAULT``, else ``tagger-as``."""
+    """``$TAGGER_MODEL``, else the first line of a ``DEFAULT`` file in ``model_dirs()`` order, else ``tagger-as``."""
     env = os.environ.get(DEFAULT_ENV)
     if env:
         return env
-    marker = models_dir() / "DEFAULT"
-    if marker.is_file():
-        name = marker.read_text(encoding="utf-8").strip().splitlines()
-        if name and name[0].strip():
-            return name[0].strip()
+    for folder in model_dirs():
+        marker = folder / "DEFAULT"
+        if marker.is_file():
+            name = marker.read_text(encoding="utf-8").strip().splitlines()
+            if name and name[0].strip():
+                return name[0].strip()
     return FALLBACK_DEFAULT
 
 
 def _not_found(what: str) -> ModelNotFoundError:
     names = [c.name for c in list_models()]
-    have = ", ".join(names) if names else f"none (no cards in {models_dir()})"
+    where = " or ".join(str(folder) for folder in model_dirs())
+    have = ", ".join(names) if names else f"none (no cards in {where})"
     return ModelNotFoundError(f"no model {what!r}; installed models: {have}")
 
 
@@ -72,10 +112,11 @@ def find_card(name_or_path: str | None = None) -> Path:
         if card_path.is_file():
             return card_path
         raise _not_found(str(target))
-    by_name = models_dir() / f"{target}.json"
-    if by_name.is_file():
-        return by_name
-    for card_path in _card_paths(models_dir()):
+    for folder in model_dirs():
+        by_name = folder / f"{target}.json"
+        if by_name.is_file():
+            return by_name
+    for card_path in _all_card_paths():
         try:
             card = ModelCard.load(card_path)
         except (ValueError, TypeError, KeyError, OSError):
