@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -21,7 +21,9 @@ from tagger.cli.common import (
     EXIT_FAILED, DbOption, QuietOption, console, err_console, fail, store_session,
 )
 from tagger.store.db import Store, display_path, path_key
-from tagger.tags import FIELDS, TagError, TagOutcome, read_fields, tag_tracks
+
+if TYPE_CHECKING:  # tagger.tags loads mutagen (0.1-0.3 s): imported where a command needs it
+    from tagger.tags import TagOutcome
 
 _SYMBOL = {"add": "[green]+[/]", "change": "[yellow]~[/]", "remove": "[red]-[/]"}
 
@@ -74,6 +76,8 @@ def _query_ids(store: Store, has: list[str], any_: list[str], not_: list[str],
 
 
 def _read(path: Path, as_json: bool) -> None:
+    from tagger.tags import FIELDS, TagError, read_fields
+
     try:
         state = read_fields(os.fspath(path))
     except TagError as exc:
@@ -161,6 +165,8 @@ def tag_command(
 
 def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, remove: bool,
          jsonl: bool, quiet: bool) -> dict[str, int]:
+    from tagger.tags import tag_tracks
+
     counts = {"changed": 0, "unchanged": 0, "skipped": 0, "error": len(missing)}
     for path in missing:
         err_console.print(f"[red]error[/] {escape(path)}: not in the store (run `tagger scan` on it"

@@ -14,14 +14,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from tagger.store.damage import damage_error, is_damage
 from tagger.store.errors import StoreError
 from tagger.store.migrations import MIGRATIONS, migrate
+
+if TYPE_CHECKING:  # numpy is imported where arrays are packed: `tagger --help` needs none
+    import numpy as np
 
 
 def path_key(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -109,6 +109,8 @@ _BAD_ROW = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingE
 
 
 def _blob(array: np.ndarray | None) -> bytes | None:
+    import numpy as np
+
     return None if array is None else np.asarray(array, dtype=np.float16).tobytes()
 
 
@@ -137,7 +139,6 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
 
     def _open_writable(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -359,25 +360,23 @@ class Store:
     def find_track(self, path: str | os.PathLike[str] | bytes) -> dict[str, Any] | None:
         """The track row for a path (resolved like a scan resolves it), or None."""
         key = path_key(os.path.realpath(path))
-        row = self.conn.execute("SELECT * FROM tracks WHERE path_key = ?", (key,)).fetchone()
+        cursor = self.conn.execute("SELECT * FROM tracks WHERE path_key = ?", (key,))
+        row = cursor.fetchone()
         if row is None:
             # Fall back to a suffix match on the display path, handy for `tagger show name.mp3`.
             like = "%" + display_path(path).replace("%", r"\%").replace("_", r"\_")
-            rows = self.conn.execute(
-                "SELECT * FROM tracks WHERE path LIKE ? ESCAPE '\\' LIMIT 2", (like,)
-            ).fetchall()
+            cursor = self.conn.execute(
+                "SELECT * FROM tracks WHERE path LIKE ? ESCAPE '\\' LIMIT 2", (like,))
+            rows = cursor.fetchall()
             if len(rows) != 1:
                 return None
             row = rows[0]
-        return self._row_dict("tracks", row)
-
-    def _row_dict(self, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
-        columns = [c.name for c in self.db[table].columns]
-        return dict(zip(columns, row))
+        return _row_dict(cursor, row)
 
     def track(self, track_id: int) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
-        return None if row is None else self._row_dict("tracks", row)
+        cursor = self.conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        row = cursor.fetchone()
+        return None if row is None else _row_dict(cursor, row)
 
     def segments(self, track_id: int) -> list[SegmentRow]:
         rows = self.conn.execute(
@@ -403,6 +402,8 @@ class Store:
         ).fetchone()
         if row is None:
             return None
+        import numpy as np
+
         window_s, hop_s, classes_json, presence, foreground = row
         classes = json.loads(classes_json)
 
@@ -424,6 +425,11 @@ class Store:
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, COUNT(*) FROM tracks GROUP BY status")
         return {status: n for status, n in rows}
+
+
+def _row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of ``SELECT *`` as {column: value}."""
+    return dict(zip((d[0] for d in cursor.description), row))
 
 
 class _Transaction:
