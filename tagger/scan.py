@@ -2,30 +2,25 @@
 
 discover -> skip unchanged -> DataLoader workers decode and chunk -> batched model ->
 segmenter -> store, committing finished tracks in small transactions so a killed scan resumes.
+This module imports no torch: a re-scan of an unchanged library loads neither torch nor the
+model (the local engine is :mod:`tagger.engines.local`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
-
-from tagger.dataset import ChunkSpec, Done, Failed, Piece, TrackDataset, die_with_parent
 from tagger.discover import Candidate, Problem, discover
-from tagger.inference import BatchScorer, pick_device
 from tagger.model.card import ModelCard
 from tagger.rescan import can_skip
-from tagger.segments import SegmenterConfig, segment_track
 from tagger.store import Store, TrackResult
+
+if TYPE_CHECKING:  # torch, numpy and the segmenter load only when there is a track to scan
+    import numpy as np
 
 # Commit finished tracks at least this often (seconds) or every this many tracks.
 COMMIT_EVERY_S = 2.0
@@ -166,18 +161,20 @@ def scan(
     on_written: Callable[[list[TrackResult]], None] | None = None,
 ) -> ScanReport:
     """Scan ``paths`` into ``store``; failing files become error rows, never exceptions."""
-    from tagger.model.registry import load_model_for_scanning
-
     options = options or ScanOptions()
     progress = progress or ScanProgress()
-    device = pick_device(options.device)
     report, to_scan, started = start_scan(paths, store, options, progress)
     if to_scan:
+        from tagger.engines.local import run_local
+        from tagger.inference import pick_device
+        from tagger.model.registry import load_model_for_scanning
+
+        device = pick_device(options.device)
         model, card = load_model_for_scanning(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
         sink = ResultSink(store, card, report, progress, on_written)
         try:
-            _run(to_scan, model, card, device, options, sink, progress)
+            run_local(to_scan, model, card, device, options, sink, progress)
         finally:  # Ctrl-C or an error between commits keeps every finished track
             sink.flush()
         store.finish_run(run_id, scanned=report.scanned, skipped=report.skipped,
@@ -196,6 +193,8 @@ class ResultSink:
     def __init__(self, store: Store, card: ModelCard, report: ScanReport, progress: ScanProgress,
                  on_written: Callable[[list[TrackResult]], None] | None = None):
         self.store, self.card, self.report, self.progress = store, card, report, progress
+        from tagger.segments import SegmenterConfig
+
         self.on_written = on_written
         self.segmenter = SegmenterConfig.from_card(card)
         self.buffer: list[TrackResult] = []
@@ -203,6 +202,8 @@ class ResultSink:
 
     def ok(self, candidate: Candidate, presence: np.ndarray, foreground: np.ndarray | None,
            duration_s: float, note: str | None = None) -> None:
+        from tagger.segments import segment_track
+
         segments, summary = segment_track(presence, foreground, duration_s=duration_s,
                                           config=self.segmenter)
         card = self.card
@@ -245,85 +246,3 @@ class ResultSink:
                 self.on_written([r for r in self.buffer if id(r) not in bad])
         self.buffer = []
         self.last = time.monotonic()
-
-
-class _TrackScores:
-    """Per-track windows received from the decoders versus scored by the model."""
-
-    def __init__(self) -> None:
-        self.received = 0
-        self.presence: list[np.ndarray] = []
-        self.foreground: list[np.ndarray] = []
-        self.duration_s: float | None = None  # set when the decoder finished the track
-        self.note: str | None = None  # what decode repaired, from its Done
-
-    @property
-    def complete(self) -> bool:
-        return self.duration_s is not None and sum(map(len, self.presence)) == self.received
-
-
-def _start_workers(loader: DataLoader) -> Iterator[Any]:
-    """``iter(loader)`` with Ctrl-C ignored while the workers fork: they inherit that, so an
-    interrupt during their start-up reaches only this process, which saves what is finished
-    (a worker killed by it would turn the interrupt into failed tracks)."""
-    if not loader.num_workers or threading.current_thread() is not threading.main_thread():
-        return iter(loader)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return iter(loader)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, device: torch.device,
-         options: ScanOptions, sink: ResultSink, progress: ScanProgress) -> None:
-    """The local engine: DataLoader workers decode, this process batches and scores."""
-    spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
-    dataset = TrackDataset([c.path for c in to_scan], spec, chunks_per_piece=options.chunks_per_piece)
-    workers, capped = worker_count(options.workers, device.type, len(to_scan))
-    if capped:
-        progress.notice(capped)
-    loader = DataLoader(
-        dataset, batch_size=None, num_workers=workers,
-        pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
-        worker_init_fn=partial(die_with_parent, os.getpid()) if workers else None,
-    )
-    batch_size = options.batch_size or default_batch_size(device.type)
-    if device.type == "cpu":
-        # Threads beyond the cores the decode workers leave free oversubscribe the CPU, and
-        # intra-op threads then wait on each other: 2 threads beside a busy worker ran the
-        # network 10-40x slower than 1 thread on the 2-core dev machine.
-        torch.set_num_threads(options.threads or max(1, (os.cpu_count() or 1) - workers))
-    scorer = BatchScorer(model, device, batch_size)
-    tracks: dict[int, _TrackScores] = {}
-
-    def finish_if_complete(index: int) -> None:
-        state = tracks[index]
-        if state.complete:
-            del tracks[index]
-            fg = np.concatenate(state.foreground) if state.foreground else None
-            sink.ok(to_scan[index], np.concatenate(state.presence), fg, state.duration_s or 0.0,
-                    state.note)
-
-    def collect(outputs: Iterator[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
-        for index, probs, fg in outputs:
-            state = tracks.get(index)
-            if state is None:  # the track failed after some of its windows were queued
-                continue
-            state.presence.append(probs)
-            if fg is not None:
-                state.foreground.append(fg)
-            finish_if_complete(index)
-
-    for item in _start_workers(loader):
-        if isinstance(item, Piece):
-            tracks.setdefault(item.track, _TrackScores()).received += len(item.windows)
-            collect(scorer.add(item.track, item.windows))
-        elif isinstance(item, Done):
-            state = tracks.setdefault(item.track, _TrackScores())
-            state.duration_s, state.note = item.duration_s, item.note
-            finish_if_complete(item.track)  # else when its last windows are scored
-        elif isinstance(item, Failed):
-            tracks.pop(item.track, None)
-            sink.failed(to_scan[item.track], item.message)
-    collect(scorer.flush())

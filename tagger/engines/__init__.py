@@ -1,4 +1,5 @@
-"""Scan engines other than the local one in ``tagger.scan``.
+"""Scan engines: ``local`` (:mod:`tagger.engines.local`, DataLoader workers on this machine)
+and ``ray`` (:mod:`tagger.engines.ray_engine`).
 
 An engine only decides *where* decoding and inference run; discovery and skipping
 (``tagger.scan.plan``), the decode + chunk code (``tagger.dataset.TrackDataset``), the model
