@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tagger.store.damage import damage_error, is_damage
 from tagger.store.errors import StoreError
 from tagger.store.migrations import MIGRATIONS, migrate
+from tagger.store.writes import write_tracks
 
 if TYPE_CHECKING:  # numpy is imported where arrays are packed: `tagger --help` needs none
     import numpy as np
@@ -103,17 +104,6 @@ class KnownTrack:
     error: str | None = None
 
 
-# What SQLite (or the sqlite3 module) raises for one bad row, as opposed to a bad database.
-_BAD_ROW = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
-            OverflowError, TypeError, ValueError)
-
-
-def _blob(array: np.ndarray | None) -> bytes | None:
-    import numpy as np
-
-    return None if array is None else np.asarray(array, dtype=np.float16).tobytes()
-
-
 class Store:
     """Open (creating and migrating as needed) the store at ``path``.
 
@@ -184,68 +174,15 @@ class Store:
         full, locked) lose the whole batch and raise :class:`StoreError`.
         """
         rows = list(results)
-        refused: list[tuple[TrackResult, str]] = []
         if not rows:
-            return refused
+            return []
         try:
             with self._transaction():
-                for result in rows:
-                    reason = self._write_or_refuse(result)
-                    if reason is not None:
-                        refused.append((result, reason))
+                refused = write_tracks(self.conn, rows, [path_key(r.path) for r in rows],
+                                       [display_path(r.path) for r in rows], now_iso())
         except sqlite3.Error as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
         return refused
-
-    def _write_or_refuse(self, r: TrackResult) -> str | None:
-        """Write one track inside a savepoint; on a refused row, an error row in its place."""
-        self.conn.execute("SAVEPOINT track")
-        try:
-            self._write_one(r)
-            reason = None
-        except _BAD_ROW as exc:
-            self.conn.execute("ROLLBACK TO track")
-            text = (str(exc).splitlines() or [type(exc).__name__])[0]
-            reason = f"could not store its result ({text})"
-            self._write_one(TrackResult(path=r.path, size=r.size, mtime_ns=r.mtime_ns,
-                                        model=r.model, status="error", error=reason,
-                                        format=r.format))
-        self.conn.execute("RELEASE track")
-        return reason
-
-    def _write_one(self, r: TrackResult) -> None:
-        cur = self.conn.execute(
-            """INSERT INTO tracks (path_key, path, size, mtime_ns, duration, format, model,
-                                   status, error, note, scanned_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(path_key) DO UPDATE SET
-                 path=excluded.path, size=excluded.size, mtime_ns=excluded.mtime_ns,
-                 duration=excluded.duration, format=excluded.format, model=excluded.model,
-                 status=excluded.status, error=excluded.error, note=excluded.note,
-                 scanned_at=excluded.scanned_at
-               RETURNING id""",
-            (path_key(r.path), display_path(r.path), r.size, r.mtime_ns, r.duration, r.format,
-             r.model, r.status, r.error, r.note, now_iso()),
-        )
-        track_id = cur.fetchone()[0]
-        for table in ("segments", "track_instruments", "chunk_scores"):
-            self.conn.execute(f"DELETE FROM {table} WHERE track_id = ?", (track_id,))
-        self.conn.executemany(
-            'INSERT INTO segments (track_id, instrument, start, "end", confidence, role)'
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(track_id, s.instrument, s.start, s.end, s.confidence, s.role) for s in r.segments],
-        )
-        self.conn.executemany(
-            "INSERT INTO track_instruments (track_id, instrument, score, coverage, role)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(track_id, i.instrument, i.score, i.coverage, i.role) for i in r.instruments],
-        )
-        if r.presence is not None:
-            self.conn.execute(
-                "INSERT INTO chunk_scores VALUES (?, ?, ?, ?, ?, ?)",
-                (track_id, r.window_s, r.hop_s, json.dumps(r.classes), _blob(r.presence),
-                 _blob(r.foreground)),
-            )
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self.conn)
