@@ -9,9 +9,10 @@ Per-file overhead = (wall - fixed - audio / long_rate) / files: what a file cost
 audio, where ``fixed`` is a forced scan of one 0.5-s clip (imports, model, workers) and
 ``long_rate`` the long library's audio seconds per wall second once ``fixed`` is taken off.
 
-Usage: python benchmarks/bench_short.py [--runs 3] [--against /work/main] [--quick]
-``--against DIR`` runs DIR's code too (DIR/.venv/bin/python in DIR), interleaved run by run
-with this checkout's, and prints the ratio. Libraries are cached under build/bench-short/.
+Usage: python benchmarks/bench_short.py [--runs 3] [--against DIR [--against-python PY]] [--quick]
+``--against DIR`` runs DIR's code too (DIR/.venv/bin/python, or PY, run in DIR so that
+``-m tagger`` imports DIR's package), interleaved run by run with this checkout's, and prints
+the ratios. Libraries are cached under build/bench-short/.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--against", type=Path, default=None,
                         help="another checkout to run interleaved (its .venv/bin/python)")
+    parser.add_argument("--against-python", default=None,
+                        help="interpreter for --against (default DIR/.venv/bin/python); run in"
+                             " DIR, so `-m tagger` imports DIR's tagger")
     parser.add_argument("--quick", action="store_true", help="200 clips, 12 long tracks")
     parser.add_argument("--only", default="short,long,startup")
     parser.add_argument("--model", default=None)
@@ -161,8 +165,8 @@ def main() -> None:
 
     checkouts = [Checkout("this", sys.executable, ROOT)]
     if args.against:
-        checkouts.append(Checkout(f"{args.against}", str(args.against / ".venv" / "bin" / "python"),
-                                  args.against))
+        python = args.against_python or str(args.against / ".venv" / "bin" / "python")
+        checkouts.append(Checkout(f"{args.against}", python, args.against))
     dbs = {}
     scanned = Path(tempfile.mkdtemp()) / "rescan.db"
     if "startup" in only:  # the unchanged re-scan needs a scanned store: one, copied to each

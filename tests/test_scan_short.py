@@ -4,6 +4,7 @@ commands that need no model start without torch."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,47 @@ def test_unchanged_rescan_does_not_import_torch(tmp_path: Path, tiny_model: Path
     args = ["scan", str(tmp_path), "--db", str(tmp_path / "s.db"), "--model", str(tiny_model), "-q"]
     assert "torch" in _imported_by(args, tmp_path)  # the first scan runs the model
     assert not _imported_by(args, tmp_path) & {"torch", "ray", "pandas", "soxr", "av"}
+
+
+def test_bundles_carry_the_same_windows_and_outcomes_as_single_items(tmp_path: Path) -> None:
+    """Bundled hand-off = the unbundled stream regrouped: same windows per track, in order,
+    each outcome after its track's last window; a failed track's windows are dropped."""
+    import torch
+
+    from tagger.dataset import BundledTracks, ChunkSpec, Done, Failed, Piece, TrackDataset
+
+    paths = []
+    for i, seconds in enumerate((0.4, 2.5, 7.0, 0.9, 30.0, 1.2)):
+        paths.append(str(write_audio(tmp_path / f"t{i}.flac",
+                                     tone(seconds, 8000, freq=110.0 * (i + 1)), 8000)))
+    # Cut after 40 of its 60 s: decoding yields the first 30-s block, then fails.
+    cut = write_audio(tmp_path / "cut.flac", tone(60.0, 8000, freq=330.0), 8000)
+    os.truncate(cut, cut.stat().st_size * 2 // 3)
+    paths.insert(3, str(cut))
+    spec = ChunkSpec.from_seconds(8000, 2.0, 1.0)
+    windows: dict[int, list[torch.Tensor]] = {}
+    outcomes = {}
+    for item in TrackDataset(paths, spec, chunks_per_piece=4):
+        if isinstance(item, Piece):
+            windows.setdefault(item.track, []).append(item.windows)
+        else:
+            outcomes[item.track] = item
+    assert 3 in windows and isinstance(outcomes[3], Failed)  # it sent windows, then failed
+    bundles = list(BundledTracks(paths, spec, chunks_per_piece=4, bundle_windows=64))
+    assert len(bundles) < len(paths)  # short tracks share hand-offs
+    got: dict[int, list[torch.Tensor]] = {}
+    ended = {}
+    for bundle in bundles:
+        start = 0
+        for track, count in bundle.pieces:
+            assert track not in ended
+            got.setdefault(track, []).append(bundle.windows[start : start + count])
+            start += count
+        assert start == len(bundle.windows)
+        ended.update((end.track, end) for end in bundle.ends)
+    assert ended == outcomes
+    assert isinstance(ended[3], Failed) and 3 not in got
+    assert all(isinstance(ended[t], Done) for t in got)
+    assert sorted(got) == sorted(t for t in windows if t != 3)
+    for track in got:
+        assert torch.equal(torch.cat(got[track]), torch.cat(windows[track]))
