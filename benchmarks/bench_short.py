@@ -5,7 +5,8 @@ a fresh database each run) as wall seconds, x real time, files/s and the per-fil
 medians of ``--runs``; then start-up: ``tagger --help`` and an unchanged re-scan of 5,000 files,
 and the heaviest imports of each (``python -X importtime``).
 
-Per-file overhead = (wall - fixed - audio / long_rate) / files: what a file costs beyond its
+CPU s is user + system time of the scan and its decode workers: on a shared machine it moves
+less than wall time. Per-file overhead = (wall - fixed - audio / long_rate) / files: what a file costs beyond its
 audio, where ``fixed`` is a forced scan of one 0.5-s clip (imports, model, workers) and
 ``long_rate`` the long library's audio seconds per wall second once ``fixed`` is taken off.
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -97,6 +99,12 @@ def blip_library(n: int) -> Path:
     return folder
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child process (and theirs: the workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class Checkout:
     """One version of the code: its interpreter, run in its folder."""
@@ -105,14 +113,17 @@ class Checkout:
     python: str
     cwd: Path
     walls: dict[str, list[float]] = field(default_factory=dict)
+    cpus: dict[str, list[float]] = field(default_factory=dict)  # user + system, with workers
 
     def tagger(self, *args: str) -> list[str]:
         return [self.python, "-m", "tagger", *args]
 
     def timed(self, key: str, cmd: list[str], check: bool = True) -> float:
+        before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.run(cmd, cwd=self.cwd, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        self.cpus.setdefault(key, []).append(_children_cpu() - before)
         if check and proc.returncode != 0:
             raise SystemExit(f"{self.name}: {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         self.walls.setdefault(key, []).append(wall)
@@ -192,7 +203,7 @@ def main() -> None:
         print(f"  run {run + 1} done", file=sys.stderr)
 
     print(f"\n{'checkout':<22} {'library':<7} {'files':>6} {'wall s':>7} {'x real':>7}"
-          f" {'files/s':>8} {'ms/file':>8}")
+          f" {'files/s':>8} {'ms/file':>8} {'CPU s':>6}")
     for c in checkouts:
         fixed = c.median("fixed")
         long_rate = long_audio / max(c.median("long") - fixed, 1e-6) if "long" in only else None
@@ -201,9 +212,9 @@ def main() -> None:
                 continue
             wall = c.median(key)
             over = (f"{1e3 * (wall - fixed - audio / long_rate) / files:8.1f}"
-                    if long_rate else f"{'-':>8}")
+                    if long_rate and key == "short" else f"{'-':>8}")  # long: the reference
             print(f"{c.name[-22:]:<22} {key:<7} {files:>6} {wall:7.2f} {audio / wall:7.0f}"
-                  f" {files / wall:8.1f} {over}   runs: "
+                  f" {files / wall:8.1f} {over} {statistics.median(c.cpus[key]):6.1f}   runs: "
                   + ", ".join(f"{w:.1f}" for w in c.walls[key]))
         print(f"{c.name[-22:]:<22} fixed cost (forced scan of one clip): {fixed:.2f} s")
         if "startup" in only:
@@ -213,8 +224,10 @@ def main() -> None:
         this, other = checkouts
         for key in ("short", "long", "help", "rescan"):
             if key in this.walls:
+                cpu_then, cpu_now = (statistics.median(c.cpus[key]) for c in (other, this))
                 print(f"speed-up {key:<7}: {other.median(key) / this.median(key):.2f}x"
-                      f" ({other.median(key):.2f} s -> {this.median(key):.2f} s)")
+                      f" ({other.median(key):.2f} s -> {this.median(key):.2f} s); CPU"
+                      f" {cpu_then:.1f} s -> {cpu_now:.1f} s")
     if "startup" in only:
         print("\nheaviest imports (-X importtime, cumulative):")
         for c in checkouts:
