@@ -2,162 +2,20 @@
 
 discover -> skip unchanged -> DataLoader workers decode and chunk -> batched model ->
 segmenter -> store, committing finished tracks in small transactions so a killed scan resumes.
+This module imports no torch: a re-scan of an unchanged library loads neither torch nor the
+model (the local engine is :mod:`tagger.engines.local`).
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from collections.abc import Callable, Sequence
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
-
-from tagger.dataset import ChunkSpec, Done, Failed, Piece, TrackDataset, die_with_parent
-from tagger.discover import Candidate, Problem, discover
-from tagger.inference import BatchScorer, pick_device
-from tagger.model.card import ModelCard
-from tagger.rescan import can_skip
-from tagger.segments import SegmenterConfig, segment_track
+from tagger.scanning import (COMMIT_EVERY_S, COMMIT_EVERY_TRACKS, CPU_BATCH,  # noqa: F401
+                             ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
+                             default_workers, plan, start_scan, worker_count)
 from tagger.store import Store, TrackResult
-
-# Commit finished tracks at least this often (seconds) or every this many tracks.
-COMMIT_EVERY_S = 2.0
-COMMIT_EVERY_TRACKS = 64
-# Windows per model call on CPU: 8 was fastest for the shipped CNN on one thread (923x real
-# time vs 716x at 4 and 341x at 32, which falls out of cache); see README Performance.
-CPU_BATCH = 8
-
-
-def default_workers(device_type: str = "cpu") -> int:
-    """Decode workers for a scan on ``device_type`` ("cpu" or "cuda"); at least one, at most 8.
-
-    CUDA: one per core but one, which feeds the GPU. CPU: decoding costs about twice what the
-    shipped model does per second of audio (1.8 ms against 1.0 ms of CPU on the dev machine, see
-    README Performance), so two thirds of the cores decode, rounded up: on 2 cores both decode
-    beside the model's one thread (846x vs 620x real time with one worker, which left the
-    model's core half idle).
-    """
-    cores = os.cpu_count() or 2
-    if device_type == "cuda":
-        return max(1, min(8, cores - 1))
-    return max(1, min(8, cores - cores // 3))
-
-
-def worker_count(requested: int | None, device_type: str, tracks: int) -> tuple[int, str | None]:
-    """Decode workers to start, and a one-line note when fewer than ``requested``.
-
-    Capped at two per core (decoding is CPU-bound; the second allows for slow disks) and at one
-    per track (an idle worker still costs a process and its memory): ``--workers 1000`` once
-    started 754 processes and took 7 GB before the scan even began.
-    """
-    wanted = default_workers(device_type) if requested is None else max(0, requested)
-    cores = os.cpu_count() or 1
-    n = min(wanted, 2 * cores, max(tracks, 1))
-    if requested is None or n >= requested:
-        return n, None
-    why = f"{tracks} track(s) to scan" if n == tracks else f"2 per core, {cores} core(s)"
-    return n, f"--workers {requested} capped to {n} ({why})"
-
-
-def default_batch_size(device_type: str = "cpu") -> int:
-    """Windows per model call when none is asked for: measured best for each device."""
-    return 64 if device_type == "cuda" else CPU_BATCH
-
-
-@dataclass
-class ScanOptions:
-    model: str | None = None
-    device: str = "auto"
-    workers: int | None = None  # decode workers; None: default_workers() for the device
-    batch_size: int | None = None  # None: 8 windows on CPU, 64 on CUDA (measured best)
-    threads: int | None = None  # torch threads for the model; None: cores left by workers
-    force: bool = False
-    retry_errors: bool = False  # rescan unchanged tracks whose last scan failed, whatever the error
-    chunks_per_piece: int = 16
-
-
-@dataclass
-class ScanReport:
-    model: str = ""
-    found: int = 0
-    scanned: int = 0
-    skipped: int = 0
-    failed: int = 0
-    audio_seconds: float = 0.0
-    elapsed_s: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    # Skipped (counted in ``skipped``) but failed when last scanned: still failures to report.
-    unchanged_errors: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def x_realtime(self) -> float:
-        return self.audio_seconds / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-class ScanProgress:
-    """Callbacks a front end implements to show progress; the default does nothing."""
-
-    def planned(self, to_scan: int, skipped: int) -> None: ...
-    def track_done(self, path: str, audio_s: float, error: str | None) -> None: ...
-    def problem(self, path: str, message: str) -> None: ...
-    def notice(self, message: str) -> None: ...
-    def track_note(self, path: str, note: str) -> None: ...
-
-
-def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
-         on_problem: Callable[[str, str], None], retry_errors: bool = False,
-         unchanged_errors: list[tuple[str, str]] | None = None,
-         ) -> tuple[list[Candidate], int, list[tuple[str, str]]]:
-    """Discover files and drop the unchanged ones: (to scan, skipped count, problems).
-
-    Unchanged files whose stored row is a permanent error are skipped too, and appended to
-    ``unchanged_errors`` as (path, error) so the scan still reports them; transient errors are
-    retried (:mod:`tagger.rescan`)."""
-    known = {} if force else store.known_tracks()
-    to_scan: list[Candidate] = []
-    skipped = 0
-    problems: list[tuple[str, str]] = []
-    for found in discover(paths):
-        if isinstance(found, Problem):
-            problems.append((found.path, found.message))
-            on_problem(found.path, found.message)
-            continue
-        previous = known.get(os.fsencode(found.path))
-        if previous is not None and can_skip(previous, found, model_id,
-                                             retry_errors=retry_errors):
-            skipped += 1
-            if previous.status != "ok" and unchanged_errors is not None:
-                unchanged_errors.append((found.path, previous.error or "unknown error"))
-        else:
-            to_scan.append(found)
-    return to_scan, skipped, problems
-
-
-def start_scan(paths: Sequence[str], store: Store, options: ScanOptions, progress: ScanProgress
-               ) -> tuple[ScanReport, list[Candidate], float]:
-    """What every engine does first: read the model's card (its weights load only if there is
-    work), discover and skip unchanged tracks, tell the progress display. Returns the report to
-    fill, the tracks to scan and the start time."""
-    from tagger.model.registry import find_card
-
-    card = ModelCard.load(find_card(options.model))
-    report = ScanReport(model=card.id)
-    started = time.perf_counter()
-    to_scan, report.skipped, report.problems = plan(
-        paths, store, card.id, force=options.force, on_problem=progress.problem,
-        retry_errors=options.retry_errors,
-        unchanged_errors=report.unchanged_errors)
-    report.found = len(to_scan) + report.skipped
-    progress.planned(len(to_scan), report.skipped)
-    return report, to_scan, started
 
 
 def scan(
@@ -169,164 +27,23 @@ def scan(
     on_written: Callable[[list[TrackResult]], None] | None = None,
 ) -> ScanReport:
     """Scan ``paths`` into ``store``; failing files become error rows, never exceptions."""
-    from tagger.model.registry import load_model_for_scanning
-
     options = options or ScanOptions()
     progress = progress or ScanProgress()
-    device = pick_device(options.device)
     report, to_scan, started = start_scan(paths, store, options, progress)
     if to_scan:
+        from tagger.engines.local import run_local
+        from tagger.inference import pick_device
+        from tagger.model.registry import load_model_for_scanning
+
+        device = pick_device(options.device)
         model, card = load_model_for_scanning(options.model, device=device)
         run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
         sink = ResultSink(store, card, report, progress, on_written)
         try:
-            _run(to_scan, model, card, device, options, sink, progress)
+            run_local(to_scan, model, card, device, options, sink, progress)
         finally:  # Ctrl-C or an error between commits keeps every finished track
             sink.flush()
         store.finish_run(run_id, scanned=report.scanned, skipped=report.skipped,
                          failed=report.failed, audio_seconds=report.audio_seconds)
     report.elapsed_s = time.perf_counter() - started
     return report
-
-
-class ResultSink:
-    """Where finished tracks go, whatever the engine: segments, the store, report, progress.
-
-    Tracks are committed in small transactions (every ``COMMIT_EVERY_TRACKS`` tracks or
-    ``COMMIT_EVERY_S`` seconds), so a killed scan loses only the tracks in flight.
-    """
-
-    def __init__(self, store: Store, card: ModelCard, report: ScanReport, progress: ScanProgress,
-                 on_written: Callable[[list[TrackResult]], None] | None = None):
-        self.store, self.card, self.report, self.progress = store, card, report, progress
-        self.on_written = on_written
-        self.segmenter = SegmenterConfig.from_card(card)
-        self.buffer: list[TrackResult] = []
-        self.last = time.monotonic()
-
-    def ok(self, candidate: Candidate, presence: np.ndarray, foreground: np.ndarray | None,
-           duration_s: float, note: str | None = None) -> None:
-        segments, summary = segment_track(presence, foreground, duration_s=duration_s,
-                                          config=self.segmenter)
-        card = self.card
-        self._add(TrackResult(
-            path=candidate.path, size=candidate.size, mtime_ns=candidate.mtime_ns, model=card.id,
-            duration=round(duration_s, 3), format=candidate.format, segments=segments,
-            instruments=summary, classes=list(card.classes), window_s=card.window_s,
-            hop_s=card.hop_s, presence=presence, foreground=foreground, note=note))
-        self.report.scanned += 1
-        self.report.audio_seconds += duration_s
-        if note:
-            self.progress.track_note(candidate.path, note)
-        self.progress.track_done(candidate.path, duration_s, None)
-
-    def failed(self, candidate: Candidate, message: str) -> None:
-        self._add(TrackResult(path=candidate.path, size=candidate.size,
-                              mtime_ns=candidate.mtime_ns, model=self.card.id, status="error",
-                              error=message, format=candidate.format))
-        self.report.failed += 1
-        self.report.failures.append((candidate.path, message))
-        self.progress.track_done(candidate.path, 0.0, message)
-
-    def _add(self, result: TrackResult) -> None:
-        self.buffer.append(result)
-        if (len(self.buffer) >= COMMIT_EVERY_TRACKS
-                or time.monotonic() - self.last > COMMIT_EVERY_S):
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buffer:
-            refused = self.store.write_results(self.buffer)
-            for result, reason in refused:  # stored as error rows: count them as failures
-                self.report.scanned -= 1
-                self.report.audio_seconds -= result.duration or 0.0
-                self.report.failed += 1
-                self.report.failures.append((result.path, reason))
-                self.progress.problem(result.path, reason)
-            if self.on_written:
-                bad = {id(r) for r, _ in refused}
-                self.on_written([r for r in self.buffer if id(r) not in bad])
-        self.buffer = []
-        self.last = time.monotonic()
-
-
-class _TrackScores:
-    """Per-track windows received from the decoders versus scored by the model."""
-
-    def __init__(self) -> None:
-        self.received = 0
-        self.presence: list[np.ndarray] = []
-        self.foreground: list[np.ndarray] = []
-        self.duration_s: float | None = None  # set when the decoder finished the track
-        self.note: str | None = None  # what decode repaired, from its Done
-
-    @property
-    def complete(self) -> bool:
-        return self.duration_s is not None and sum(map(len, self.presence)) == self.received
-
-
-def _start_workers(loader: DataLoader) -> Iterator[Any]:
-    """``iter(loader)`` with Ctrl-C ignored while the workers fork: they inherit that, so an
-    interrupt during their start-up reaches only this process, which saves what is finished
-    (a worker killed by it would turn the interrupt into failed tracks)."""
-    if not loader.num_workers or threading.current_thread() is not threading.main_thread():
-        return iter(loader)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return iter(loader)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _run(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard, device: torch.device,
-         options: ScanOptions, sink: ResultSink, progress: ScanProgress) -> None:
-    """The local engine: DataLoader workers decode, this process batches and scores."""
-    spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
-    dataset = TrackDataset([c.path for c in to_scan], spec, chunks_per_piece=options.chunks_per_piece)
-    workers, capped = worker_count(options.workers, device.type, len(to_scan))
-    if capped:
-        progress.notice(capped)
-    loader = DataLoader(
-        dataset, batch_size=None, num_workers=workers,
-        pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
-        worker_init_fn=partial(die_with_parent, os.getpid()) if workers else None,
-    )
-    batch_size = options.batch_size or default_batch_size(device.type)
-    if device.type == "cpu":
-        # Threads beyond the cores the decode workers leave free oversubscribe the CPU, and
-        # intra-op threads then wait on each other: 2 threads beside a busy worker ran the
-        # network 10-40x slower than 1 thread on the 2-core dev machine.
-        torch.set_num_threads(options.threads or max(1, (os.cpu_count() or 1) - workers))
-    scorer = BatchScorer(model, device, batch_size)
-    tracks: dict[int, _TrackScores] = {}
-
-    def finish_if_complete(index: int) -> None:
-        state = tracks[index]
-        if state.complete:
-            del tracks[index]
-            fg = np.concatenate(state.foreground) if state.foreground else None
-            sink.ok(to_scan[index], np.concatenate(state.presence), fg, state.duration_s or 0.0,
-                    state.note)
-
-    def collect(outputs: Iterator[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
-        for index, probs, fg in outputs:
-            state = tracks.get(index)
-            if state is None:  # the track failed after some of its windows were queued
-                continue
-            state.presence.append(probs)
-            if fg is not None:
-                state.foreground.append(fg)
-            finish_if_complete(index)
-
-    for item in _start_workers(loader):
-        if isinstance(item, Piece):
-            tracks.setdefault(item.track, _TrackScores()).received += len(item.windows)
-            collect(scorer.add(item.track, item.windows))
-        elif isinstance(item, Done):
-            state = tracks.setdefault(item.track, _TrackScores())
-            state.duration_s, state.note = item.duration_s, item.note
-            finish_if_complete(item.track)  # else when its last windows are scored
-        elif isinstance(item, Failed):
-            tracks.pop(item.track, None)
-            sink.failed(to_scan[item.track], item.message)
-    collect(scorer.flush())

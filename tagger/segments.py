@@ -74,6 +74,8 @@ def smooth(probs: np.ndarray, width: int) -> np.ndarray:
 def hysteresis(scores: np.ndarray, on: float, off: float) -> np.ndarray:
     """Boolean activity: switches on at ``on``, stays on while ``>= off``."""
     active = np.zeros(len(scores), dtype=bool)
+    if not (scores >= on).any():  # never switches on (most classes of most tracks): no loop
+        return active
     state = False
     for i, value in enumerate(scores):
         state = value >= on if not state else value >= off
@@ -135,11 +137,12 @@ def segment_track(
     scores = track_score(smoothed)
     segments: list[SegmentRow] = []
     summaries: list[InstrumentSummary] = []
+    any_active = active.any(axis=0)  # classes never active need no runs (most of them)
     for c, name in enumerate(config.classes):
         covered = 0.0
         foreground_time = 0.0
         class_segments: list[SegmentRow] = []
-        for start, stop in _runs(active[:, c]):
+        for start, stop in _runs(active[:, c]) if any_active[c] else ():
             role_run = _majority(roles[start:stop, c])
             for sub_start, sub_stop in _runs(role_run) + _runs(~role_run):
                 a, b = start + sub_start, start + sub_stop

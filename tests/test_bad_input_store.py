@@ -8,7 +8,6 @@ as another user).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3

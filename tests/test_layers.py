@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tagger"
 LAYERS: dict[str, tuple[str, ...]] = {
     "entry": ("tagger", "tagger.__main__", "tagger.cli"),
     "features": (
-        "tagger.scan", "tagger.engines", "tagger.discover", "tagger.rescan", "tagger.dataset",
+        "tagger.scan", "tagger.scanning", "tagger.engines", "tagger.discover", "tagger.rescan", "tagger.dataset",
         "tagger.chunking", "tagger.inference", "tagger.segments", "tagger.prune",
         "tagger.query", "tagger.track_titles", "tagger.export", "tagger.show", "tagger.plot",
         "tagger.tags", "tagger.label",

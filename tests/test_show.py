@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from library_store import fill_store, track_result
+from library_store import track_result
 from tagger.cli.app import app
 from tagger.show import (BACKGROUND_CHAR, FOREGROUND_CHAR, TrackNotFoundError, resolve_track,
                          time_ticks, timeline_lines)

@@ -140,6 +140,8 @@ def test_id3_version_applies_to_new_tags_only(pristine, tmp_path: Path) -> None:
     (["--multi-value", "both"], "multi-value layout must be joined or list"),
     (["--id3-version", "2.2"], "ID3 version must be 2.3 or 2.4"),
     (["--separator", " "], "the separator needs a visible character"),
+    (["--separator", "_"], "the separator '_' can be part of a value"),  # acoustic_guitar
+    (["--separator", " and "], "the separator ' and ' can be part of a value"),
 ])
 def test_bad_layout_options_are_one_line_usage_errors(tmp_path: Path, args, message) -> None:
     result = CliRunner().invoke(app, ["tag", "--db", str(tmp_path / "t.db"), "--all", *args])

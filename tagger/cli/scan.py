@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from tagger.cli.app import app
-from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, console, err_console,
+from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, err_console,
                                error_line, fail, plural, print_line, store_session)
 from tagger.cli.scan_progress import RichProgress
 from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
@@ -38,7 +38,6 @@ def scan_command(
     quiet: QuietOption = False,
 ) -> None:
     """Analyse tracks: which instruments play where. Unchanged tracks are skipped."""
-    from tagger.inference import pick_device
     from tagger.model.registry import ModelNotFoundError
     from tagger.scan import ScanOptions, scan
 
@@ -51,11 +50,13 @@ def scan_command(
         fail(f"--engine must be local or ray (got {engine!r})")
     if ray_address and engine != "ray":
         fail("--ray-address needs --engine ray")
-    try:
-        if engine == "local":  # with Ray, the GPUs that count are the cluster's
+    if engine == "local" and device.startswith("cuda"):  # with Ray, the cluster's GPUs count
+        from tagger.inference import pick_device  # torch: only to check for CUDA up front
+
+        try:
             pick_device(device)
-    except ValueError as exc:
-        fail(str(exc))
+        except ValueError as exc:
+            fail(str(exc))
     run_scan, user_errors = scan, (ModelNotFoundError,)
     if engine == "ray":  # same plan, sink and store; decoding and scoring run on the cluster
         from functools import partial

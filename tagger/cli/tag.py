@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +23,9 @@ from tagger.cli.common import (
 from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
 from tagger.printable import printable
 from tagger.store.db import Store, display_path, path_key
-from tagger.tags import FIELDS, TagError, TagOptions, TagOutcome, read_fields, tag_tracks
+
+if TYPE_CHECKING:  # tagger.tags loads mutagen (0.1-0.3 s): imported where a command needs it
+    from tagger.tags import TagOptions, TagOutcome
 
 _SYMBOL = {"add": ("+", "green"), "change": ("~", "yellow"), "remove": ("-", "red")}
 
@@ -76,6 +78,8 @@ def _query_ids(store: Store, has: list[str], any_: list[str], not_: list[str],
 
 
 def _read(path: Path, as_json: bool, options: TagOptions) -> None:
+    from tagger.tags import FIELDS, TagError, read_fields
+
     try:
         state = read_fields(os.fspath(path), options)
     except TagError as exc:
@@ -169,6 +173,8 @@ def tag_command(
 
 def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, remove: bool,
          jsonl: bool, quiet: bool, options: TagOptions) -> dict[str, int]:
+    from tagger.tags import tag_tracks
+
     counts = {"changed": 0, "unchanged": 0, "skipped": 0, "error": len(missing)}
     for path in missing:
         print_line(error_line(path, "not in the store (run `tagger scan` on it first)"), err=True)

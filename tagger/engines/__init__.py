@@ -1,9 +1,10 @@
-"""Scan engines other than the local one in ``tagger.scan``.
+"""Scan engines: ``local`` (:mod:`tagger.engines.local`, DataLoader workers on this machine)
+and ``ray`` (:mod:`tagger.engines.ray_engine`).
 
 An engine only decides *where* decoding and inference run; discovery and skipping
-(``tagger.scan.plan``), the decode + chunk code (``tagger.dataset.TrackDataset``), the model
+(``tagger.scanning.plan``), the decode + chunk code (``tagger.dataset.TrackDataset``), the model
 (``tagger.model.registry.load_model``) and what happens to a finished track
-(``tagger.scan.ResultSink``) are shared, so every engine writes the same store.
+(``tagger.scanning.ResultSink``) are shared, so every engine writes the same store.
 """
 
 ENGINES = ("local", "ray")

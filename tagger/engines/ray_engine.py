@@ -41,7 +41,7 @@ from tagger.dataset import ChunkSpec
 from tagger.discover import Candidate
 from tagger.errors import TaggerError
 from tagger.model.card import ModelCard
-from tagger.scan import (ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
+from tagger.scanning import (ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
                          start_scan)
 from tagger.store import Store, TrackResult
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from tagger.config import package_models_dir, user_models_dir
 from tagger.model.card import ModelCard
 from tagger.model.errors import ModelNotFoundError
-from tagger.model.network import TaggerNet, build_network
+
+if TYPE_CHECKING:  # torch loads with the weights: finding a card (re-scans, --help) needs none
+    import torch
 
 MODELS_ENV = "TAGGER_MODELS_DIR"
 DEFAULT_ENV = "TAGGER_MODEL"
@@ -143,6 +144,10 @@ def load_model(name_or_path: str | None = None, device: str | torch.device = "cp
     ``yamnet`` (YAMNet with an AudioSet map) or ``ensemble`` (members named by card).
     ``for_scanning`` applies the inference rewrites (see ``load_model_for_scanning``).
     """
+    import torch
+
+    from tagger.model.network import TaggerNet
+
     card_path = find_card(name_or_path)
     card = ModelCard.load(card_path)
     kind = card.architecture.get("type")
@@ -168,6 +173,8 @@ def _build(card: ModelCard) -> torch.nn.Module:
         from tagger.model.yamnet_tagger import build_yamnet_tagger
 
         return build_yamnet_tagger(card)
+    from tagger.model.network import build_network
+
     return build_network(card)
 
 

@@ -11,18 +11,16 @@ import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import sqlite_utils
-
 from tagger.store.damage import damage_error, is_damage
 from tagger.store.errors import StoreError
 from tagger.store.migrations import MIGRATIONS, migrate
-from tagger.store.rows import InstrumentSummary, SegmentRow
+from tagger.store.rows import InstrumentSummary, SegmentRow, TrackResult
+from tagger.store.writes import write_tracks
 
 
 def path_key(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -56,28 +54,6 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass
-class TrackResult:
-    """Everything a scan learned about one file, written to the store in one go."""
-
-    path: str
-    size: int | None
-    mtime_ns: int | None
-    model: str
-    status: str = "ok"
-    error: str | None = None
-    duration: float | None = None
-    format: str | None = None
-    segments: list[SegmentRow] = field(default_factory=list)
-    instruments: list[InstrumentSummary] = field(default_factory=list)
-    classes: list[str] = field(default_factory=list)
-    window_s: float = 0.0
-    hop_s: float = 0.0
-    presence: np.ndarray | None = None
-    foreground: np.ndarray | None = None
-    note: str | None = None  # what decode repaired in an ok track's audio, one line
-
-
 @dataclass(frozen=True)
 class KnownTrack:
     size: int | None
@@ -85,15 +61,6 @@ class KnownTrack:
     model: str | None
     status: str
     error: str | None = None
-
-
-# What SQLite (or the sqlite3 module) raises for one bad row, as opposed to a bad database.
-_BAD_ROW = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
-            OverflowError, TypeError, ValueError)
-
-
-def _blob(array: np.ndarray | None) -> bytes | None:
-    return None if array is None else np.asarray(array, dtype=np.float16).tobytes()
 
 
 class Store:
@@ -121,7 +88,6 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
 
     def _open_writable(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,68 +133,15 @@ class Store:
         full, locked) lose the whole batch and raise :class:`StoreError`.
         """
         rows = list(results)
-        refused: list[tuple[TrackResult, str]] = []
         if not rows:
-            return refused
+            return []
         try:
             with self._transaction():
-                for result in rows:
-                    reason = self._write_or_refuse(result)
-                    if reason is not None:
-                        refused.append((result, reason))
+                refused = write_tracks(self.conn, rows, [path_key(r.path) for r in rows],
+                                       [display_path(r.path) for r in rows], now_iso())
         except sqlite3.Error as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
         return refused
-
-    def _write_or_refuse(self, r: TrackResult) -> str | None:
-        """Write one track inside a savepoint; on a refused row, an error row in its place."""
-        self.conn.execute("SAVEPOINT track")
-        try:
-            self._write_one(r)
-            reason = None
-        except _BAD_ROW as exc:
-            self.conn.execute("ROLLBACK TO track")
-            text = (str(exc).splitlines() or [type(exc).__name__])[0]
-            reason = f"could not store its result ({text})"
-            self._write_one(TrackResult(path=r.path, size=r.size, mtime_ns=r.mtime_ns,
-                                        model=r.model, status="error", error=reason,
-                                        format=r.format))
-        self.conn.execute("RELEASE track")
-        return reason
-
-    def _write_one(self, r: TrackResult) -> None:
-        cur = self.conn.execute(
-            """INSERT INTO tracks (path_key, path, size, mtime_ns, duration, format, model,
-                                   status, error, note, scanned_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(path_key) DO UPDATE SET
-                 path=excluded.path, size=excluded.size, mtime_ns=excluded.mtime_ns,
-                 duration=excluded.duration, format=excluded.format, model=excluded.model,
-                 status=excluded.status, error=excluded.error, note=excluded.note,
-                 scanned_at=excluded.scanned_at
-               RETURNING id""",
-            (path_key(r.path), display_path(r.path), r.size, r.mtime_ns, r.duration, r.format,
-             r.model, r.status, r.error, r.note, now_iso()),
-        )
-        track_id = cur.fetchone()[0]
-        for table in ("segments", "track_instruments", "chunk_scores"):
-            self.conn.execute(f"DELETE FROM {table} WHERE track_id = ?", (track_id,))
-        self.conn.executemany(
-            'INSERT INTO segments (track_id, instrument, start, "end", confidence, role)'
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(track_id, s.instrument, s.start, s.end, s.confidence, s.role) for s in r.segments],
-        )
-        self.conn.executemany(
-            "INSERT INTO track_instruments (track_id, instrument, score, coverage, role)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(track_id, i.instrument, i.score, i.coverage, i.role) for i in r.instruments],
-        )
-        if r.presence is not None:
-            self.conn.execute(
-                "INSERT INTO chunk_scores VALUES (?, ?, ?, ?, ?, ?)",
-                (track_id, r.window_s, r.hop_s, json.dumps(r.classes), _blob(r.presence),
-                 _blob(r.foreground)),
-            )
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self.conn)
@@ -343,25 +256,23 @@ class Store:
     def find_track(self, path: str | os.PathLike[str] | bytes) -> dict[str, Any] | None:
         """The track row for a path (resolved like a scan resolves it), or None."""
         key = path_key(os.path.realpath(path))
-        row = self.conn.execute("SELECT * FROM tracks WHERE path_key = ?", (key,)).fetchone()
+        cursor = self.conn.execute("SELECT * FROM tracks WHERE path_key = ?", (key,))
+        row = cursor.fetchone()
         if row is None:
             # Fall back to a suffix match on the display path, handy for `tagger show name.mp3`.
             like = "%" + display_path(path).replace("%", r"\%").replace("_", r"\_")
-            rows = self.conn.execute(
-                "SELECT * FROM tracks WHERE path LIKE ? ESCAPE '\\' LIMIT 2", (like,)
-            ).fetchall()
+            cursor = self.conn.execute(
+                "SELECT * FROM tracks WHERE path LIKE ? ESCAPE '\\' LIMIT 2", (like,))
+            rows = cursor.fetchall()
             if len(rows) != 1:
                 return None
             row = rows[0]
-        return self._row_dict("tracks", row)
-
-    def _row_dict(self, table: str, row: tuple[Any, ...]) -> dict[str, Any]:
-        columns = [c.name for c in self.db[table].columns]
-        return dict(zip(columns, row))
+        return _row_dict(cursor, row)
 
     def track(self, track_id: int) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,)).fetchone()
-        return None if row is None else self._row_dict("tracks", row)
+        cursor = self.conn.execute("SELECT * FROM tracks WHERE id = ?", (track_id,))
+        row = cursor.fetchone()
+        return None if row is None else _row_dict(cursor, row)
 
     def segments(self, track_id: int) -> list[SegmentRow]:
         rows = self.conn.execute(
@@ -387,6 +298,8 @@ class Store:
         ).fetchone()
         if row is None:
             return None
+        import numpy as np
+
         window_s, hop_s, classes_json, presence, foreground = row
         classes = json.loads(classes_json)
 
@@ -408,6 +321,11 @@ class Store:
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, COUNT(*) FROM tracks GROUP BY status")
         return {status: n for status, n in rows}
+
+
+def _row_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row of ``SELECT *`` as {column: value}."""
+    return dict(zip((d[0] for d in cursor.description), row))
 
 
 class _Transaction:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tagger.tags.fields import FIELDS_BY_NAME
 
 MultiValue = Literal["joined", "list"]
 MULTI_VALUES: tuple[MultiValue, ...] = ("joined", "list")
@@ -44,17 +43,25 @@ class TagOptions:
                 f"multi-value layout must be joined or list (got {self.multi_value!r})")
         if not self.separator.strip():
             raise ValueError("the separator needs a visible character (e.g. '; ')")
+        if any(c.isalnum() or c in "_-\0" for c in self.separator):
+            # instrument names are letters, digits and '_' (acoustic_guitar): '_' would split them
+            raise ValueError(f"the separator {self.separator!r} can be part of a value: use "
+                             "punctuation such as '; ', ' / ' or ', '")
         if self.id3_version not in (3, 4):
             raise ValueError(f"ID3 version must be 2.3 or 2.4 (got 2.{self.id3_version})")
 
     def encode(self, name: str, values: list[str]) -> list[str]:
         """What the file should hold under field ``name`` for these values."""
+        from tagger.tags.fields import FIELDS_BY_NAME  # loads mutagen: not at `tagger --help`
+
         if self.multi_value == "joined" and FIELDS_BY_NAME[name].multi and values:
             return [self.separator.join(values)]
         return list(values)
 
     def decode(self, name: str, stored: list[str]) -> list[str]:
         """The values a file's stored text means (either layout)."""
+        from tagger.tags.fields import FIELDS_BY_NAME
+
         if not FIELDS_BY_NAME[name].multi:
             return list(stored)
         sep = self.separator.strip()
