@@ -160,3 +160,16 @@ def test_an_error_no_command_caught_is_still_one_line() -> None:
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == 1, run.stderr
     assert run.stderr == "error: store [x.db] is busy\n"
+
+
+@pytest.mark.parametrize("command", [["stats", "--json"], ["export"], ["query", "--m3u", "-"],
+                                     ["query", "--paths"]])
+def test_a_full_disk_on_stdout_is_one_line(scanned: dict, command: list[str]) -> None:
+    """`tagger export > /dev/full`: one line naming the failure, exit 1, no traceback."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([sys.executable, "-m", "tagger", *command, "--db", str(scanned["db"])],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines() == ["error: cannot write the output: No space left on device"]

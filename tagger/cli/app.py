@@ -71,6 +71,20 @@ def usage_error_line(exc: typer.TyperException) -> str:
     return f"error: {printable(message)}{where}"
 
 
+def _os_error(exc: OSError) -> int:
+    """An OSError no command reported (writing stdout, most often): one line, exit 1; a
+    closed pipe (`tagger export | head`) is a normal end, exit 0."""
+    from tagger.cli.common import silence_stdout
+    from tagger.printable import printable
+
+    silence_stdout()
+    if isinstance(exc, BrokenPipeError):
+        return 0
+    what = f"cannot write {exc.filename}" if exc.filename else "cannot write the output"
+    typer.echo(f"error: {printable(what)}: {exc.strerror or exc}", err=True)
+    return 1
+
+
 def main() -> None:
     """The console script: run the app; usage errors are one line (exit 2), and so is any
     TaggerError a command let through (exit 1)."""
@@ -82,12 +96,17 @@ def main() -> None:
         else:
             typer.echo(usage_error_line(exc), err=True)
         code = int(getattr(exc, "exit_code", 2))
-    except typer.Abort:
-        typer.echo("error: aborted", err=True)
-        code = 1
+    except typer.Abort:  # Ctrl-C at a prompt or in a command: the shell's code for SIGINT
+        typer.echo("error: interrupted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        code = 130
     except TaggerError as exc:  # what a command did not report itself: still one line, no traceback
         from tagger.printable import printable
 
         typer.echo(f"error: {printable(' '.join(str(exc).split()))}", err=True)
         code = 1
+    except OSError as exc:  # e.g. stdout on a full disk (`tagger export > /dev/full`)
+        code = _os_error(exc)
     sys.exit(code if isinstance(code, int) else 0)

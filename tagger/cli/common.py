@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,3 +112,10 @@ def check_output_folder(path: Path | None) -> None:
         what = "is not a folder" if folder.exists() else "does not exist"
         fail(f"cannot write {printable(str(path))}: {printable(str(folder))} {what}"
              " (create it first)")
+
+
+def silence_stdout() -> None:
+    """After stdout failed (a closed pipe, a full disk), point it at /dev/null so the
+    interpreter's exit-time flush cannot fail a second time with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tagger.cli.app import app
 from tagger.cli.common import (DbOption, QuietOption, check_output_folder, err_console, fail,
-                               store_session)
+                               silence_stdout, store_session)
 from tagger.printable import printable
 from tagger.export import export_tracks, write_jsonl, write_jsonl_file
 
@@ -26,11 +25,6 @@ def _with_progress(
         yield record
         progress.advance(task)
 
-
-def _silence_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null so the exit-time flush cannot fail."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 
 
 @app.command("export")
@@ -53,7 +47,7 @@ def export_command(
                 write_jsonl(records, sys.stdout)
                 sys.stdout.flush()
             except BrokenPipeError:  # `tagger export | head`
-                _silence_stdout()
+                silence_stdout()
                 raise typer.Exit(0)
             return
         counts = store.counts()

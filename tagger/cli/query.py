@@ -7,7 +7,6 @@ people run in pipes, so its start-up time is most of its run time.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,7 +18,7 @@ from rich.text import Text
 
 from tagger.cli.app import app
 from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
-                               fail, plural, print_line, store_session)
+                               fail, plural, print_line, silence_stdout, store_session)
 from tagger.printable import printable, printable_bytes
 from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_bytes,
                           m3u_fits, run_query, write_m3u)
@@ -71,11 +70,6 @@ def _table(hits: list[TrackHit]) -> Table:
 
 
 
-def _silence_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null so the exit-time flush cannot fail."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
 def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
     """One path per line, as the file system's bytes (names need not be UTF-8), control
     characters escaped so a name cannot split or drive the terminal; ``null``: each path's
@@ -89,7 +83,7 @@ def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
         out.write(data)
         out.flush()
     except BrokenPipeError:  # `tagger query --paths | head`
-        _silence_stdout()
+        silence_stdout()
         raise typer.Exit(0)
 
 
@@ -100,7 +94,7 @@ def _write_playlist(hits: list[TrackHit], m3u: Path, *, to_stdout: bool, quiet: 
             sys.stdout.buffer.write(m3u_bytes(hits))
             sys.stdout.buffer.flush()
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
             raise typer.Exit(0)
     else:
         try:
