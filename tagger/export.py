@@ -13,6 +13,7 @@ on 100,000 tracks (benchmarks/bench_query.py, a busy 2-core machine): 4.4 s CPU 
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -23,6 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from tagger.decode_sniff import sniff
+from tagger.discover import is_audio_name
+from tagger.errors import TaggerError
 from tagger.store.db import Store
 
 __all__ = ["export_tracks", "track_record", "write_jsonl", "write_jsonl_file", "model_classes",
@@ -164,6 +168,25 @@ def write_jsonl_file(records: Iterable[dict[str, Any]], path: str | os.PathLike[
             return write_jsonl(records, fh)
 
 
+class WouldReplaceAudioError(TaggerError, FileExistsError):
+    """An output path names an existing audio file: writing there would destroy it."""
+
+
+def refuse_to_replace_audio(target: Path) -> None:
+    """A plot, playlist or export never replaces a user's audio file (``--plot song.flac``
+    is a slip of the keyboard, not a wish): by its name or by its first bytes."""
+    if not target.is_file():
+        return
+    try:
+        is_audio = is_audio_name(target.name) or sniff(str(target)).kind is not None
+    except OSError:
+        is_audio = is_audio_name(target.name)
+    if is_audio:
+        raise WouldReplaceAudioError(
+            errno.EEXIST, "it is an audio file, which tagger never replaces (choose another name)",
+            str(target))
+
+
 @contextmanager
 def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
@@ -172,9 +195,11 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     removed. The new file gets the permissions a plain ``open()`` would give (``mkstemp``
     alone makes it private, 0600) or those of the file it replaces. Used by every command
     that writes a file: export, ``query --m3u``, ``show --plot``. A missing folder is an
-    error (``FileNotFoundError``), not created: a typo in a path must not make folders.
+    error (``FileNotFoundError``), not created: a typo in a path must not make folders; an
+    existing audio file is never replaced (``WouldReplaceAudioError``).
     """
     target = Path(path)
+    refuse_to_replace_audio(target)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp",
                                 dir=target.parent)
     os.close(fd)

@@ -173,3 +173,24 @@ def test_a_full_disk_on_stdout_is_one_line(scanned: dict, command: list[str]) ->
                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert run.returncode == 1, run.stderr
     assert run.stderr.splitlines() == ["error: cannot write the output: No space left on device"]
+
+
+@pytest.mark.parametrize("command, name", [
+    (["show", MARKUP_LIKE, "--plot"], "victim.flac"),
+    (["query", "--m3u"], "victim.mp3"),
+    (["export", "-o"], "victim-named.txt"),  # audio inside, whatever the name says
+])
+def test_outputs_never_replace_an_audio_file(scanned: dict, tmp_path: Path, command: list[str],
+                                             name: str) -> None:
+    """A plot, playlist or export aimed at an existing audio file refuses, in one line, and the
+    file keeps every byte."""
+    victim = tmp_path / name
+    write_audio(tmp_path / "real.wav", tone(1.0, 16000), 16000)
+    victim.write_bytes((tmp_path / "real.wav").read_bytes())
+    before = victim.read_bytes()
+    run = tagger(*command, str(victim), "--db", str(scanned["db"]))
+    assert run.returncode != 0, run.stdout
+    assert "it is an audio file, which tagger never replaces" in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert victim.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["real.wav", name])  # no temp left
