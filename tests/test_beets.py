@@ -172,3 +172,23 @@ def test_beet_instruments_reports_a_damaged_file_in_one_line_and_goes_on(
     fields = listing(env, "$instruments_model")
     assert fields.pop("track.ogg") == ""
     assert all(fields.values()), fields
+
+
+def test_beet_write_keeps_a_users_own_instruments_text(music: Path, tmp_path: Path) -> None:
+    """`beet modify -w` rewrites every field beets knows; the plugin's fields must keep the
+    user's own text (their separator, their layout) when the instruments are the same."""
+    import mutagen
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    flac = lib / "track.flac"
+    shutil.copy(music / "track.flac", flac)
+    audio = mutagen.File(flac)
+    audio["INSTRUMENTS"] = ["Guitar;Vocals"]
+    audio.save()
+    env = beets_env(tmp_path, lib)
+    beet(env, "import", "-A", str(lib))
+    assert listing(env, "$instruments")["track.flac"] == "Guitar; Vocals"
+    beet(env, "modify", "-y", "-w", "title=Renamed")
+    assert mutagen.File(flac)["TITLE"] == ["Renamed"]  # beets did write the file
+    assert raw_values(flac, "flac", "INSTRUMENTS") == ["Guitar;Vocals"]

@@ -35,7 +35,7 @@ def _copy_checkout(root: Path) -> Path:
     src.mkdir()
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    for folder in ("tagger", "models"):
+    for folder in ("tagger", "models", "beetsplug"):
         shutil.copytree(REPO / folder, src / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return src
@@ -100,6 +100,17 @@ def test_installed_wheel_scans_with_the_shipped_default_model(venv: Path, tmp_pa
     (row,) = [json.loads(line) for line in exported.stdout.splitlines()]
     assert row["status"] == "ok" and row["model"].startswith(default)
     assert any(seg["instrument"] == "piano" for seg in row["segments"]), row["segments"]
+
+
+def test_installed_wheel_ships_the_beets_plugin_and_the_label_page(venv: Path, tmp_path: Path
+                                                                  ) -> None:
+    probe = _run(venv, tmp_path, str(venv / "bin" / "python"), "-c",
+                 "import beetsplug.instruments as b, importlib.resources as r; print(b.__file__); "
+                 "print(*sorted(p.name for p in (r.files('tagger.label') / 'static').iterdir()))")
+    assert probe.returncode == 0, probe.stderr
+    plugin, *static = probe.stdout.split()
+    assert Path(plugin).is_relative_to(venv)
+    assert "index.html" in static, static
 
 
 def test_installed_wheel_ships_the_training_presets(venv: Path, tmp_path: Path) -> None:

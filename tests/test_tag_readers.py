@@ -104,13 +104,13 @@ def test_files_tagged_as_lists_read_back_and_move_to_the_new_layout(
     [first] = tag_tracks(store, track_ids(store), options=TagOptions(multi_value="list"))
     assert first.status == "changed"
     assert raw_values(path, variant, "INSTRUMENTS") == PRESENT
-    [again] = tag_tracks(store, track_ids(store))  # the default layout: joined
+    [again] = tag_tracks(store, track_ids(store), options=TagOptions(multi_value="joined"))
     assert again.status == "changed"
     assert [(c.field, c.old, c.new) for c in again.changes] == [
         ("INSTRUMENTS", PRESENT, PRESENT),
         ("INSTRUMENTS_LEAD", ["bass", "voice"], ["bass", "voice"])]
     assert raw_values(path, variant, "INSTRUMENTS") == joined(PRESENT)
-    [same] = tag_tracks(store, track_ids(store))
+    [same] = tag_tracks(store, track_ids(store))  # the default keeps the layout it has now
     assert same.status == "unchanged"
     [removed] = tag_tracks(store, track_ids(store), remove=True)
     assert removed.status == "changed", removed.error
@@ -155,7 +155,23 @@ def test_dry_run_names_a_layout_change(pristine, tmp_path: Path) -> None:
     store_for(tmp_path / "t.db", list(files.values())).close()
     runner, db = CliRunner(), str(tmp_path / "t.db")
     assert runner.invoke(app, ["tag", "--db", db, "--all", "--multi-value", "list"]).exit_code == 0
-    result = runner.invoke(app, ["tag", "--db", db, "--all", "--dry-run"])
+    result = runner.invoke(app, ["tag", "--db", db, "--all", "--dry-run", "--multi-value", "joined"])
     assert result.exit_code == 0, result.output
     assert ("  ~ INSTRUMENTS: bass; drums; voice (same values, rewritten in the new layout)"
             in result.output.splitlines())
+
+
+def test_a_plain_re_tag_keeps_each_files_layout(pristine, tmp_path: Path) -> None:
+    """Without --multi-value a file keeps the layout it has: a library tagged as lists is not
+    flipped to joined by the next `tagger tag` (nor the reverse)."""
+    files = copy_library({"flac": pristine["flac"], "mp3v24": pristine["mp3v24"]},
+                         tmp_path / "music")
+    store_for(tmp_path / "t.db", list(files.values())).close()
+    runner, db = CliRunner(), str(tmp_path / "t.db")
+    assert runner.invoke(app, ["tag", "--db", db, "--all", "--multi-value", "list"]).exit_code == 0
+    as_lists = {v: raw_values(p, v, "INSTRUMENTS") for v, p in files.items()}
+    assert all(len(values) == 3 for values in as_lists.values()), as_lists
+    result = runner.invoke(app, ["tag", "--db", db, "--all", "--dry-run"])
+    assert result.exit_code == 0 and "~ INSTRUMENTS" not in result.output, result.output
+    assert runner.invoke(app, ["tag", "--db", db, "--all"]).exit_code == 0
+    assert {v: raw_values(p, v, "INSTRUMENTS") for v, p in files.items()} == as_lists

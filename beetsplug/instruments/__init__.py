@@ -19,7 +19,8 @@ Named after the fields it adds, the way beets plugins usually are (``lyrics``, `
       db: ~/music/tagger.db   # tagger's store; default: tagger's own (TAGGER_DB, else the
                               # user data dir), so `tagger query/show` see the same analysis
       model: null             # tagger model NAME or PATH; null: the default model
-      multi_value: joined     # joined ("a; b") or list (one value per instrument)
+      multi_value: null       # joined ("a; b") or list (one value per instrument); null:
+                              # the layout each file has (joined where it has none)
       separator: "; "
 """
 
@@ -60,16 +61,24 @@ class _Layout:
         self.options = options
         super().__init__(*args, **kwargs)
 
-    def get_list(self, mutagen_file: Any) -> list[str] | None:
+    def _stored(self, mutagen_file: Any) -> list[str] | None:
         values = super().get_list(mutagen_file)  # type: ignore[misc]
         if values is None:
-            return None
-        text = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
-        return self.options.decode(self.field_name, text)  # MP4 freeform data comes as bytes
+            return None  # MP4 freeform data comes as bytes
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
+
+    def get_list(self, mutagen_file: Any) -> list[str] | None:
+        stored = self._stored(mutagen_file)
+        return None if stored is None else self.options.decode(self.field_name, stored)
 
     def set_list(self, mutagen_file: Any, values: Any) -> None:
+        stored = self._stored(mutagen_file)
         if values is not None:
-            values = self.options.encode(self.field_name, [str(v) for v in values])
+            values = [str(v) for v in values]
+            if stored and self.options.decode(self.field_name, stored) == values:
+                return  # the same instruments: `beet write` keeps the file's own text as it is
+            options = self.options.for_file({self.field_name: stored or []})
+            values = options.encode(self.field_name, values)
         super().set_list(mutagen_file, values or None)  # type: ignore[misc]
 
 
@@ -104,7 +113,8 @@ def media_field(field: Field, options: TagOptions = DEFAULT_OPTIONS) -> MediaFie
 
 def plugin_options(conf: Any) -> TagOptions:
     """TagOptions from the plugin's config and beets' own ``id3v23`` setting."""
-    return TagOptions(multi_value=conf["multi_value"].as_str(),
+    layout = conf["multi_value"].get()
+    return TagOptions(multi_value=None if layout is None else str(layout),  # type: ignore[arg-type]
                       separator=conf["separator"].as_str(),
                       id3_version=3 if beets_config["id3v23"].get(bool) else 4)
 

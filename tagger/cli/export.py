@@ -52,8 +52,9 @@ def export_command(
             return
         counts = store.counts()
         total = sum(counts.values()) if status == "all" else counts.get(status, 0)
-        progress = Progress(TextColumn("[bold]export"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=err_console, transient=True,
+        progress = Progress(TextColumn("export", style="bold", markup=False), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(), console=err_console,
+                            transient=True,
                             disable=quiet or not err_console.is_terminal)
         try:
             with progress:

@@ -13,7 +13,8 @@ from tagger.cli.app import app
 from tagger.cli.common import (EXIT_FAILED, DbOption, QuietOption, err_console,
                                error_line, fail, plural, print_line, store_session)
 from tagger.cli.scan_progress import RichProgress
-from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
+from tagger.cli.tag_options import (DEFAULT_ID3_VERSION, DEFAULT_SEPARATOR, Id3VersionOption,
+                                   MultiValueOption, SeparatorOption, tag_options)
 from tagger.printable import printable
 from tagger.store.db import display_path
 
@@ -30,9 +31,9 @@ def scan_command(
     force: Annotated[bool, typer.Option("--force", help="Rescan unchanged tracks too.")] = False,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="Rescan unchanged tracks that failed last time (failures that may pass, such as permission denied, are retried anyway).")] = False,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write instrument tags into the files after analysis.")] = False,
-    multi_value: MultiValueOption = "joined",
-    separator: SeparatorOption = "; ",
-    id3_version: Id3VersionOption = "2.4",
+    multi_value: MultiValueOption = None,
+    separator: SeparatorOption = DEFAULT_SEPARATOR,
+    id3_version: Id3VersionOption = DEFAULT_ID3_VERSION,
     engine: Annotated[str, typer.Option("--engine", help="local, or ray: decode and score on a Ray cluster (needs the ray extra, see docs/ray.md).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS, else start or join a local one).")] = None,
     quiet: QuietOption = False,

@@ -20,7 +20,8 @@ from tagger.cli.common import (
     EXIT_FAILED, DbOption, QuietOption, console, err_console, error_line, fail, print_line,
     store_session, styled,
 )
-from tagger.cli.tag_options import Id3VersionOption, MultiValueOption, SeparatorOption, tag_options
+from tagger.cli.tag_options import (DEFAULT_ID3_VERSION, DEFAULT_SEPARATOR, Id3VersionOption,
+                                   MultiValueOption, SeparatorOption, tag_options)
 from tagger.printable import printable
 from tagger.store.db import Store, display_path, path_key
 
@@ -138,9 +139,9 @@ def tag_command(
         "--read", help="Show our fields as this file holds them, and exit.", show_default=False)] = None,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --read: JSON output.")] = False,
-    multi_value: MultiValueOption = "joined",
-    separator: SeparatorOption = "; ",
-    id3_version: Id3VersionOption = "2.4",
+    multi_value: MultiValueOption = None,
+    separator: SeparatorOption = DEFAULT_SEPARATOR,
+    id3_version: Id3VersionOption = DEFAULT_ID3_VERSION,
     quiet: QuietOption = False,
 ) -> None:
     """Write INSTRUMENTS, INSTRUMENTS_LEAD and INSTRUMENTS_MODEL tags into scanned files."""
@@ -181,8 +182,8 @@ def _run(store: Store, ids: list[int], missing: list[str], *, dry_run: bool, rem
     verb = ("to restore" if remove else "to tag") if dry_run else (
         "restored" if remove else "tagged")
     progress = Progress(
-        TextColumn("[bold]tag"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[errors]}"), TimeElapsedColumn(),
+        TextColumn("tag", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[errors]}", style="red", markup=False), TimeElapsedColumn(),
         console=err_console, disable=quiet or jsonl or dry_run,
     )
     with progress:

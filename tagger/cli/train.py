@@ -35,8 +35,8 @@ class TrainProgress:
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+            TextColumn("train", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}", markup=False), TimeElapsedColumn(),
             console=err_console, disable=quiet)
         self.task = self.progress.add_task("train", total=None, info="")
         self.loss = self.val = ""

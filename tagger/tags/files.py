@@ -187,6 +187,7 @@ def prepare_update(
     mf = container.load(path)
     container.check_id3(path, mf)
     before = _state(mf, container, options)
+    options = options.for_file(before.stored)
     for name, new_values in (values or {}).items():
         style = FIELDS_BY_NAME[name].style(container.kind)
         stored = options.encode(name, list(new_values))

@@ -14,7 +14,7 @@ back as the same list of instruments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 
@@ -22,23 +22,26 @@ MultiValue = Literal["joined", "list"]
 MULTI_VALUES: tuple[MultiValue, ...] = ("joined", "list")
 ID3_VERSIONS = ("2.3", "2.4")
 DEFAULT_SEPARATOR = "; "
+DEFAULT_ID3_VERSION = "2.4"  # read the same as 2.3 by every reader measured (README)
 
 
 @dataclass(frozen=True)
 class TagOptions:
-    """``multi_value``: ``joined`` (one value, items joined by ``separator``) or ``list``.
+    """``multi_value``: ``joined`` (one value, items joined by ``separator``) or ``list``;
+    ``None``: the layout each file already has (``list`` where a field holds several values),
+    ``joined`` for a file without our fields, so re-tagging never flips a library's layout.
 
     ``id3_version`` (3 or 4) is the version of the ID3 tags tagger *creates* (files that had
     none); a file's existing tag keeps its version, since converting it would rewrite every
     other frame in it (dates, people lists, multi-value text).
     """
 
-    multi_value: MultiValue = "joined"
+    multi_value: MultiValue | None = None
     separator: str = DEFAULT_SEPARATOR
-    id3_version: int = 4
+    id3_version: int = int(DEFAULT_ID3_VERSION[-1])
 
     def __post_init__(self) -> None:
-        if self.multi_value not in MULTI_VALUES:
+        if self.multi_value is not None and self.multi_value not in MULTI_VALUES:
             raise ValueError(
                 f"multi-value layout must be joined or list (got {self.multi_value!r})")
         if not self.separator.strip():
@@ -50,11 +53,21 @@ class TagOptions:
         if self.id3_version not in (3, 4):
             raise ValueError(f"ID3 version must be 2.3 or 2.4 (got 2.{self.id3_version})")
 
+    def for_file(self, stored: dict[str, list[str]]) -> TagOptions:
+        """These options with ``multi_value`` settled for one file, from what it stores now."""
+        if self.multi_value is not None:
+            return self
+        from tagger.tags.fields import FIELDS_BY_NAME
+
+        as_list = any(FIELDS_BY_NAME[name].multi and len(values) > 1
+                      for name, values in stored.items() if name in FIELDS_BY_NAME)
+        return replace(self, multi_value="list" if as_list else "joined")
+
     def encode(self, name: str, values: list[str]) -> list[str]:
         """What the file should hold under field ``name`` for these values."""
         from tagger.tags.fields import FIELDS_BY_NAME  # loads mutagen: not at `tagger --help`
 
-        if self.multi_value == "joined" and FIELDS_BY_NAME[name].multi and values:
+        if self.multi_value != "list" and FIELDS_BY_NAME[name].multi and values:
             return [self.separator.join(values)]
         return list(values)
 
