@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+# Re-exported: the library API (`from tagger.scan import scan, ScanOptions`) stays where it was.
 from tagger.scanning import (COMMIT_EVERY_S, COMMIT_EVERY_TRACKS, CPU_BATCH,  # noqa: F401
                              ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
                              default_workers, plan, start_scan, worker_count)
