@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real beets runs and model loads: seconds a test
 pytest.importorskip("beets", reason="beets is not installed (pip install -e '.[test]')")
 
 from audiofiles import FORMATS, tone, write_audio  # noqa: E402

@@ -63,6 +63,7 @@ def _same_size_junk(path: Path) -> bytes:
     return good
 
 
+@pytest.mark.slow
 def test_unchanged_failures_are_counted_and_retried(tmp_path: Path, tiny_model: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
