@@ -32,6 +32,7 @@ from tagger.errors import TaggerError
 from tagger.export import atomic_file
 from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, Store
+from tagger.store.lookups import instrument_names
 from tagger.taxonomy import UnknownInstrumentError
 
 __all__ = [
@@ -113,18 +114,9 @@ def split_names(values: Iterable[str]) -> list[str]:
 def store_classes(store: Store) -> tuple[str, ...]:
     """The instrument classes the store knows (what its models scanned), else the taxonomy's.
 
-    A loose index scan (one ``MIN`` probe per distinct value) instead of ``SELECT DISTINCT``,
-    which would read all ~14 rows per track: this runs before every query.
+    Runs before every query, so it is a loose index scan (``store.lookups.instrument_names``).
     """
-    rows = store.conn.execute(
-        """WITH RECURSIVE c(x) AS (
-               SELECT MIN(instrument) FROM track_instruments
-               UNION ALL
-               SELECT (SELECT MIN(instrument) FROM track_instruments WHERE instrument > x)
-               FROM c WHERE x IS NOT NULL)
-           SELECT x FROM c WHERE x IS NOT NULL"""
-    ).fetchall()
-    return tuple(r[0] for r in rows) or taxonomy.CLASSES
+    return instrument_names(store) or taxonomy.CLASSES
 
 
 def _normalize_format(fmt: str) -> str:

@@ -15,6 +15,7 @@ from tagger.errors import TaggerError
 from tagger.palette import instrument_colour
 from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, SegmentRow, Store, display_path
+from tagger.store.lookups import paths_ending_with
 
 __all__ = ["TrackNotFoundError", "resolve_track", "timeline_lines", "time_ticks", "format_time"]
 
@@ -35,9 +36,7 @@ def resolve_track(store: Store, query: str | os.PathLike[str]) -> dict[str, Any]
     if row is not None:
         return row
     text = display_path(query)
-    like = "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-    matches = [r[0] for r in store.conn.execute(
-        "SELECT path FROM tracks WHERE path LIKE ? ESCAPE '\\' ORDER BY path LIMIT 4", (like,))]
+    matches = paths_ending_with(store, text, limit=4)
     if len(matches) > 1:
         shown = ", ".join(printable(m) for m in matches[:3]) + (", ..." if len(matches) > 3 else "")
         raise TrackNotFoundError(f"{text!r} matches several tracks ({shown}); give more of the path")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tagger.cli.common import error_line, err_console
 from tagger.store import Store, TrackResult, path_key
+from tagger.store.lookups import track_id_for_key
 from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
 
 
@@ -21,8 +22,7 @@ class TagWriterHook:
         from tagger.tags.apply import tag_tracks
 
         keys = [path_key(r.path) for r in results if r.status == "ok"]
-        ids = [row[0] for key in keys
-               for row in self.store.conn.execute("SELECT id FROM tracks WHERE path_key = ?", (key,))]
+        ids = [i for i in (track_id_for_key(self.store, key) for key in keys) if i is not None]
         for outcome in tag_tracks(self.store, ids, options=self.options):
             if outcome.failed:
                 self.failed += 1

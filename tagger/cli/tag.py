@@ -24,6 +24,7 @@ from tagger.cli.tag_options import (DEFAULT_ID3_VERSION, DEFAULT_SEPARATOR, Id3V
                                    MultiValueOption, SeparatorOption, tag_options)
 from tagger.printable import printable
 from tagger.store.db import Store, display_path, path_key
+from tagger.store.lookups import all_track_ids, track_id_for_key, track_ids_under
 
 if TYPE_CHECKING:  # tagger.tags loads mutagen (0.1-0.3 s): imported where a command needs it
     from tagger.tags import TagOptions, TagOutcome
@@ -45,21 +46,14 @@ def tracks_for_paths(store: Store, paths: list[Path]) -> tuple[list[int], list[s
     missing: list[str] = []
     for given in paths:
         real = os.path.realpath(given)
-        row = store.conn.execute(
-            "SELECT id FROM tracks WHERE path_key = ?", (path_key(real),)
-        ).fetchone()
-        if row is not None:
-            ids.append(row[0])
+        found = track_id_for_key(store, path_key(real))
+        if found is not None:
+            ids.append(found)
             continue
-        # A folder: every track whose path starts with "<folder>/" (a range on the unique index).
-        low = path_key(real.rstrip(os.sep) + os.sep)
-        high = low[:-1] + bytes([low[-1] + 1])
-        rows = store.conn.execute(
-            "SELECT id FROM tracks WHERE path_key >= ? AND path_key < ? ORDER BY path_key",
-            (low, high),
-        ).fetchall()
-        if rows:
-            ids.extend(r[0] for r in rows)
+        # A folder: every track whose path starts with "<folder>/".
+        under = track_ids_under(store, path_key(real.rstrip(os.sep) + os.sep))
+        if under:
+            ids.extend(under)
         else:
             missing.append(display_path(given))
     return list(dict.fromkeys(ids)), missing
@@ -161,7 +155,7 @@ def tag_command(
         if paths:
             ids, missing = tracks_for_paths(store, list(paths))
         else:
-            ids = [r[0] for r in store.conn.execute("SELECT id FROM tracks ORDER BY path_key")]
+            ids = all_track_ids(store)
         if use_query:
             wanted = set(_query_ids(store, has or [], any_ or [], not_ or [], min_score,
                                     min_coverage, role, formats or []))

@@ -34,6 +34,7 @@ from functools import partial
 from typing import Any, Literal
 
 from tagger.store.db import Store, display_path, path_key
+from tagger.store.lookups import instrument_summary, track_id_for_key
 from tagger.tags.backups import Backup, drop_backup, load_backup, save_backups
 from tagger.tags.fields import FIELDS, INSTRUMENTS, INSTRUMENTS_LEAD, INSTRUMENTS_MODEL
 from tagger.tags.files import (
@@ -73,10 +74,7 @@ class TagOutcome:
 
 def desired_fields(store: Store, track_id: int, model: str | None) -> dict[str, list[str]]:
     """Our fields' values for a track, from its per-track instrument summary in the store."""
-    rows = store.conn.execute(
-        "SELECT instrument, coverage, role FROM track_instruments WHERE track_id = ?",
-        (track_id,),
-    ).fetchall()
+    rows = instrument_summary(store, track_id)
     present = sorted(name for name, coverage, _role in rows if coverage > 0)
     lead = sorted(name for name, coverage, role in rows if coverage > 0 and role == "foreground")
     return {
@@ -98,8 +96,7 @@ def _track_id(store: Store, ref: TrackRef) -> int | None:
         key = path_key(ref.path)
     else:
         key = path_key(os.path.realpath(ref))
-    row = store.conn.execute("SELECT id FROM tracks WHERE path_key = ?", (key,)).fetchone()
-    return None if row is None else int(row[0])
+    return track_id_for_key(store, key)
 
 
 def tag_tracks(
