@@ -39,18 +39,9 @@ def _immediate(store: Store) -> Iterator[None]:
     A submit is all its instruments or none of them, so a crash never leaves half a clip.
     """
     try:
-        store.conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"could not write labels to {store.path}: {exc}") from None
-    try:
-        yield
-    except BaseException:
-        store.conn.execute("ROLLBACK")
-        raise
-    try:
-        store.conn.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        store.conn.execute("ROLLBACK")
+        with store.atomic():
+            yield
+    except sqlite3.OperationalError as exc:  # locked, read-only, disk full: one line
         raise StoreError(f"could not write labels to {store.path}: {exc}") from None
 
 

@@ -136,14 +136,19 @@ class Store:
         if not rows:
             return []
         try:
-            with self._transaction():
+            with self.atomic():
                 refused = write_tracks(self.conn, rows, [path_key(r.path) for r in rows],
                                        [display_path(r.path) for r in rows], now_iso())
         except sqlite3.Error as exc:
             raise StoreError(f"could not write to {self.path}: {exc}") from None
         return refused
 
-    def _transaction(self) -> "_Transaction":
+    def atomic(self) -> "_Transaction":
+        """``with store.atomic():`` — BEGIN IMMEDIATE ... COMMIT, rolled back on any error.
+
+        The one transaction helper (the connection is in autocommit mode): SQLite's own errors
+        pass through unchanged, so callers can still tell a full disk from a locked database.
+        """
         return _Transaction(self.conn)
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
@@ -189,7 +194,7 @@ class Store:
         """Delete tracks and their analysis rows (segments, scores) in one transaction."""
         ids = list(track_ids)
         try:
-            with self._transaction():
+            with self.atomic():
                 for start in range(0, len(ids), 500):
                     part = ids[start:start + 500]
                     self.conn.execute(
@@ -217,7 +222,7 @@ class Store:
         now = now_iso()
         self.conn.execute("PRAGMA synchronous=FULL")
         try:
-            with self._transaction():
+            with self.atomic():
                 self.conn.executemany(
                     "INSERT OR REPLACE INTO tag_backups (path_key, field, kind, snapshot, saved_at)"
                     " VALUES (?, '=written', '', ?, ?)",
@@ -339,6 +344,11 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         if exc_type is None:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
         elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
             self.conn.execute("ROLLBACK")

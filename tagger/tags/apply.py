@@ -280,7 +280,7 @@ def _finish(store: Store, items: list[_Item], pool: ThreadPoolExecutor) -> Itera
     learnt += [(i.outcome.track_id, i.key, *i.learn) for i in items if i.learn is not None]
     if learnt or any(item.drop_backup for item in items):
         try:
-            with _transaction(store):
+            with store.atomic():
                 store.learn_writes(learnt)
                 for item in items:
                     if item.drop_backup:
@@ -301,22 +301,6 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT on the store's autocommit connection, rolled back on error."""
-
-    def __init__(self, store: Store):
-        self.conn = store.conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:  # SQLite may have rolled back itself (disk full)
-            self.conn.execute("ROLLBACK")
 
 
 def summarize(outcomes: Iterable[TagOutcome]) -> dict[str, int]:

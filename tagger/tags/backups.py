@@ -1,4 +1,4 @@
-"""What our fields held in a file before tagger first wrote them (table ``tag_backups``).
+"""What our fields held in a file before tagger first wrote them (rows: ``store.tag_backups``).
 
 The backup is taken once, before the *first* write to a file, and kept until
 ``tagger tag --remove`` has restored it: later writes (a rescan with a new model, say) must not
@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from tagger.store.db import Store, now_iso
+from tagger.store.db import Store
+from tagger.store.tag_backups import backup_rows, delete_backup_rows, save_backup_rows
 from tagger.tags.fields import Snapshot
 
 
@@ -36,37 +37,18 @@ def save_backups(store: Store,
     One transaction for all, so a file's backup is whole or absent; returns how many files
     got one (a file that already has a backup keeps its older, truly original one).
     """
-    conn = store.conn
-    saved = 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        now = now_iso()
-        for key, kind, snapshots, had_tag in backups:
-            if conn.execute("SELECT 1 FROM tag_backups WHERE path_key = ? AND field NOT LIKE"
-                            " '=%' LIMIT 1", (key,)).fetchone():
-                continue
-            if not had_tag:
-                snapshots = {**snapshots, NO_TAG: None}
-            conn.executemany(
-                "INSERT INTO tag_backups (path_key, field, kind, snapshot, saved_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(key, name, kind, None if snap is None else json.dumps(snap), now)
-                 for name, snap in snapshots.items()],
-            )
-            saved += 1
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
-            conn.execute("ROLLBACK")
-        raise
-    return saved
+    files = []
+    for key, kind, snapshots, had_tag in backups:
+        if not had_tag:
+            snapshots = {**snapshots, NO_TAG: None}
+        files.append((key, [(name, kind, None if snap is None else json.dumps(snap))
+                            for name, snap in snapshots.items()]))
+    return save_backup_rows(store, files)
 
 
 def load_backup(store: Store, key: bytes) -> Backup | None:
     """The backup of the file at ``key``, or None if tagger never wrote to it (or restored it)."""
-    rows = store.conn.execute(
-        "SELECT field, kind, snapshot FROM tag_backups WHERE path_key = ?", (key,)
-    ).fetchall()
+    rows = backup_rows(store, key)
     fields = [(f, k, s) for f, k, s in rows if not f.startswith("=")]
     if not fields:
         return None
@@ -80,4 +62,4 @@ def load_backup(store: Store, key: bytes) -> Backup | None:
 
 def drop_backup(store: Store, key: bytes) -> None:
     """Forget a file's backup (after it has been restored)."""
-    store.conn.execute("DELETE FROM tag_backups WHERE path_key = ?", (key,))
+    delete_backup_rows(store, key)
