@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tagger.store import Store
+from tagger.store.labels import scored_tracks
 from tagger.taxonomy import CLASSES, resolve
 
 CLIP_S = 5.0
@@ -155,11 +156,7 @@ class ChunkIndex:
 
     @classmethod
     def load(cls, store: Store, clip_s: float = CLIP_S) -> "ChunkIndex":
-        rows = store.conn.execute(
-            "SELECT t.id, t.path_key, t.path, t.duration, c.window_s, c.hop_s, c.classes,"
-            " c.presence, c.foreground FROM tracks t JOIN chunk_scores c ON c.track_id = t.id"
-            " WHERE t.status = 'ok' ORDER BY t.id"
-        )
+        rows = scored_tracks(store)
         tracks: dict[int, TrackScores] = {}
         for tid, key, display, duration, window_s, hop_s, classes_json, p_blob, f_blob in rows:
             classes = json.loads(classes_json)

@@ -16,6 +16,7 @@ import numpy as np
 
 from tagger.label.chunks import clip_duration_ok
 from tagger.store import Store
+from tagger.store.labels import labels_by_clip
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,7 @@ class LabeledClip:
 
 def labeled_clips(store: Store) -> Iterator[LabeledClip]:
     """Every labelled clip, one per (track, start, end); the newest label of an instrument wins."""
-    cursor = store.conn.execute(
-        'SELECT l.track_id, t.path_key, t.path, l.start, l."end", l.instrument, l.role'
-        " FROM labels l JOIN tracks t ON t.id = l.track_id"
-        ' ORDER BY l.track_id, l.start, l."end", l.labeled_at, l.id'
-    )
+    cursor = labels_by_clip(store)
     current: tuple[int, float, float] | None = None
     info: tuple[str, str] = ("", "")
     roles: dict[str, str] = {}

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from tagger.label.chunks import chunk_key
 from tagger.store import Store, StoreError
 from tagger.store.db import now_iso
+from tagger.store.labels import (done_clips, insert_skip, label_counts, label_rows,
+                                 replace_labels)
 
 LABEL_ROLES: tuple[str, ...] = ("foreground", "background", "none")
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -58,51 +60,27 @@ def record_labels(
         raise ValueError(f"unknown role(s) {sorted(bad)}; use {', '.join(LABEL_ROLES)}")
     when = now_iso()
     with _immediate(store):
-        for instrument, role in roles.items():
-            store.conn.execute(
-                "DELETE FROM labels WHERE track_id = ? AND abs(start - ?) < 0.0005"
-                " AND instrument = ?",
-                (track_id, start, instrument),
-            )
-            store.conn.execute(
-                'INSERT INTO labels (track_id, start, "end", instrument, role, labeled_at)'
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (track_id, start, end, instrument, role, when),
-            )
+        replace_labels(store, track_id=track_id, start=start, end=end, roles=roles, when=when)
 
 
 def record_skip(store: Store, *, track_id: int, start: float, end: float) -> None:
     """Remember that a person could not tell: the clip is not offered again."""
     with _immediate(store):
-        store.conn.execute(
-            'INSERT INTO label_skips (track_id, start, "end", skipped_at) VALUES (?, ?, ?, ?)',
-            (track_id, start, end, now_iso()),
-        )
+        insert_skip(store, track_id=track_id, start=start, end=end, when=now_iso())
 
 
 def counts(store: Store) -> LabelCounts:
-    labeled = store.conn.execute(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT track_id, start FROM labels)").fetchone()[0]
-    skipped = store.conn.execute(
-        "SELECT COUNT(*) FROM (SELECT DISTINCT track_id, start FROM label_skips)").fetchone()[0]
-    return LabelCounts(int(labeled), int(skipped))
+    return LabelCounts(*label_counts(store))
 
 
 def done_keys(store: Store) -> set[tuple[int, int]]:
     """``chunk_key``s of every clip labelled or skipped: the queue leaves these out."""
-    rows = store.conn.execute(
-        "SELECT track_id, start FROM labels UNION SELECT track_id, start FROM label_skips")
-    return {chunk_key(tid, start) for tid, start in rows}
+    return {chunk_key(tid, start) for tid, start in done_clips(store)}
 
 
 def iter_labels(store: Store) -> Iterator[dict[str, Any]]:
     """Every label row with its track's display path, in track/time/instrument order."""
-    cursor = store.conn.execute(
-        'SELECT l.track_id, t.path, l.start, l."end", l.instrument, l.role, l.labeled_at'
-        " FROM labels l JOIN tracks t ON t.id = l.track_id"
-        " ORDER BY t.path, l.start, l.instrument"
-    )
-    for row in cursor:
+    for row in label_rows(store):
         yield dict(zip(EXPORT_COLUMNS, row))
 
 
