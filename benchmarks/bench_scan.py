@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, MemorySampler, make_library, median_time  # noqa: E402
+from common import CACHE, MemorySampler, blip_library, make_library, median_time  # noqa: E402
 
 from tagger.dataset import ChunkSpec, Piece, TrackDataset  # noqa: E402
 from tagger.model.registry import load_model_for_scanning  # noqa: E402
@@ -109,15 +109,7 @@ def memory(args: argparse.Namespace) -> None:
 
 def rescan(args: argparse.Namespace) -> None:
     n = 500 if args.quick else 5000
-    folder = CACHE / f"rescan{n}"
-    folder.mkdir(parents=True, exist_ok=True)
-    import soundfile as sf
-
-    blip = np.zeros(4000, np.float32)
-    for i in range(n):
-        path = folder / f"t{i:05d}.wav"
-        if not path.exists():
-            sf.write(path, blip, 8000)
+    folder = blip_library(n)
     db = CACHE / f"rescan{n}.db"
     base = [sys.executable, "-m", "tagger", "scan", str(folder), "--db", str(db), "-q",
             "--workers", str(args.workers)] + (["--model", args.model] if args.model else [])

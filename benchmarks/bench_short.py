@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ROOT, make_library  # noqa: E402
+from common import CACHE, ROOT, blip_library, make_library  # noqa: E402
 
 OUT = ROOT / "build" / "bench-short"
 SHORT_FORMATS = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
@@ -83,20 +83,6 @@ def clip_library(clips: int) -> tuple[list[Path], float]:
         list(pool.map(lambda cmd: subprocess.run(cmd, check=True), jobs))
     manifest.write_text(json.dumps(lengths))
     return [folder / name for name in lengths], float(sum(lengths.values()))
-
-
-def blip_library(n: int) -> Path:
-    """``n`` wav files of 0.5 s (the re-scan library of bench_scan.py)."""
-    import soundfile as sf
-
-    folder = CACHE / f"rescan{n}"
-    folder.mkdir(parents=True, exist_ok=True)
-    blip = np.zeros(4000, np.float32)
-    for i in range(n):
-        path = folder / f"t{i:05d}.wav"
-        if not path.exists():
-            sf.write(path, blip, 8000)
-    return folder
 
 
 def _children_cpu() -> float:

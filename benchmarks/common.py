@@ -96,3 +96,18 @@ class MemorySampler(threading.Thread):
         self._halt.set()
         self.join()
         return self.samples
+
+
+def blip_library(n: int) -> Path:
+    """``n`` wav files of 0.5 s of silence under ``CACHE/rescan{n}`` (made once): the library
+    whose unchanged re-scan bench_scan.py and bench_short.py time."""
+    import soundfile as sf
+
+    folder = CACHE / f"rescan{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    blip = np.zeros(4000, np.float32)
+    for i in range(n):
+        path = folder / f"t{i:05d}.wav"
+        if not path.exists():
+            sf.write(path, blip, 8000)
+    return folder
