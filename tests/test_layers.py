@@ -33,7 +33,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "base": (
         "tagger.model", "tagger.decode", "tagger.decode_backends", "tagger.decode_mix",
         "tagger.decode_quiet", "tagger.decode_sniff", "tagger.store", "tagger.taxonomy",
-        "tagger.printable", "tagger.config", "tagger.errors", "tagger.palette",
+        "tagger.printable", "tagger.config", "tagger.errors", "tagger.lazy", "tagger.palette",
         "tagger.spectrogram",
     ),
 }

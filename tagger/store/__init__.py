@@ -6,8 +6,9 @@ load without the database layer (sqlite-utils, numpy).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tagger.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tagger.store.damage import damage_error, is_damage
@@ -24,7 +25,4 @@ __all__ = ["Store", "StoreError", "StoreDamagedError", "TrackResult", "SegmentRo
            "InstrumentSummary", "path_key", "damage_error", "is_damage"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

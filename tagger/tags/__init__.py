@@ -13,8 +13,9 @@ declarations only, not the store-driven loop and the database behind it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tagger.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tagger.tags.apply import TagOutcome, desired_fields, summarize, tag_tracks
@@ -32,7 +33,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

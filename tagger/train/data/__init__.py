@@ -23,8 +23,7 @@ codecs and noise; ``split`` holds sources out; ``evalsets`` builds the fixed eva
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tagger.lazy import lazy_exports
 
 # name -> module, imported on first use (PEP 562): ``python -m tagger.train.data.build`` must not
 # find its own module already imported by the package, and importing the package stays cheap.
@@ -41,7 +40,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
