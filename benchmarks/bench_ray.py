@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, make_library  # noqa: E402
 
 from tagger.engines.ray_engine import RayOptions, scan_ray  # noqa: E402
-from tagger.scan import ScanOptions, ScanReport, default_workers, scan  # noqa: E402
+from tagger.pipeline.run import ScanOptions, ScanReport, default_workers, scan  # noqa: E402
 from tagger.store import Store  # noqa: E402
 
 

@@ -28,7 +28,7 @@ from tagger.realdev.examples import (examples_items, reports_from_segments,  # n
 from tagger.realdev.report import label_matrix, presence, summary  # noqa: E402
 from tagger.realdev.scores import cached_scores, score_items  # noqa: E402
 from tagger.realdev.sets import realdev_items  # noqa: E402
-from tagger.segments import SegmenterConfig, segment_track  # noqa: E402
+from tagger.pipeline.segments import SegmenterConfig, segment_track  # noqa: E402
 
 CACHE = Path(__file__).resolve().parents[1] / "build" / "realdev-scores"
 

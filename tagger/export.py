@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from tagger.decode_sniff import sniff
-from tagger.discover import is_audio_name
+from tagger.pipeline.discover import is_audio_name
 from tagger.errors import TaggerError
 from tagger.store.db import Store
 from tagger.store.exports import TIME_DECIMALS, export_rows, model_classes, track_rows

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tagger import taxonomy
-from tagger.discover import AUDIO_EXTENSIONS
+from tagger.pipeline.discover import AUDIO_EXTENSIONS
 from tagger.errors import TaggerError
 from tagger.export import atomic_file
 from tagger.printable import printable

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tagger.chunking import chunk_count, frame, stream_pieces
+from tagger.pipeline.chunking import chunk_count, frame, stream_pieces
 
 
 @pytest.mark.parametrize("n_samples", [0, 1, 999, 1000, 1001, 1500, 12345])

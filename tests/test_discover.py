@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tagger.discover import Candidate, Problem, discover
+from tagger.pipeline.discover import Candidate, Problem, discover
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:

@@ -24,9 +24,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tagger"
 LAYERS: dict[str, tuple[str, ...]] = {
     "entry": ("tagger", "tagger.__main__", "tagger.cli"),
     "features": (
-        "tagger.scan", "tagger.scanning", "tagger.engines", "tagger.discover", "tagger.rescan", "tagger.dataset",
-        "tagger.chunking", "tagger.inference", "tagger.segments", "tagger.prune",
-        "tagger.query", "tagger.track_titles", "tagger.export", "tagger.show", "tagger.plot",
+        "tagger.pipeline", "tagger.pipeline.run", "tagger.pipeline.scanning", "tagger.engines",
+        "tagger.pipeline.discover", "tagger.pipeline.rescan", "tagger.pipeline.decode_stage",
+        "tagger.pipeline.chunking", "tagger.pipeline.inference", "tagger.pipeline.segments",
+        "tagger.prune", "tagger.query", "tagger.track_titles", "tagger.export", "tagger.show",
+        "tagger.plot",
         "tagger.tags", "tagger.label",
         "tagger.train", "tagger.realdev", "tagger.evaluate",
     ),
@@ -207,8 +209,8 @@ def _loaded_after(statement: str) -> set[str]:
 
 
 def test_the_segmenter_does_not_load_the_database_layer() -> None:
-    loaded = _loaded_after("import tagger.segments")
-    assert "tagger.segments" in loaded
+    loaded = _loaded_after("import tagger.pipeline.segments")
+    assert "tagger.pipeline.segments" in loaded
     assert not {"sqlite_utils", "sqlite3", "tagger.store.db"} & loaded
 
 

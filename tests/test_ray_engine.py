@@ -28,12 +28,12 @@ import numpy as np
 import pytest
 
 from audiofiles import tone, write_audio
-from tagger.dataset import ChunkSpec
-from tagger.discover import Candidate, discover
+from tagger.pipeline.decode_stage import ChunkSpec
+from tagger.pipeline.discover import Candidate, discover
 from tagger.engines.ray_engine import _Assembler, ray_available
 from tagger.engines.ray_stages import ModelActor, decode_tracks
 from tagger.model.registry import load_model
-from tagger.scan import ResultSink, ScanOptions, ScanProgress, ScanReport, scan
+from tagger.pipeline.run import ResultSink, ScanOptions, ScanProgress, ScanReport, scan
 from tagger.store import Store
 
 pytestmark = pytest.mark.slow

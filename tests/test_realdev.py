@@ -18,7 +18,7 @@ import torch
 from tagger.model.registry import ModelNotFoundError, load_model, models_dir
 from tagger.realdev.report import NO_POSITIVES, ap_per_class, presence
 from tagger.realdev.sets import data_dir, is_reserved, realdev_items, source_group
-from tagger.segments import SegmenterConfig, segment_track
+from tagger.pipeline.segments import SegmenterConfig, segment_track
 from tagger.taxonomy import CLASSES
 
 needs_real = pytest.mark.skipif(not (data_dir() / "manifest.csv").is_file(),

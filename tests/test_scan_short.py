@@ -80,7 +80,8 @@ def test_bundles_carry_the_same_windows_and_outcomes_as_single_items(tmp_path: P
     each outcome after its track's last window; a failed track's windows are dropped."""
     import torch
 
-    from tagger.dataset import BundledTracks, ChunkSpec, Done, Failed, Piece, TrackDataset
+    from tagger.pipeline.decode_stage import (BundledTracks, ChunkSpec, Done, Failed, Piece,
+                                              TrackDataset)
 
     paths = []
     for i, seconds in enumerate((0.4, 2.5, 7.0, 0.9, 30.0, 1.2)):

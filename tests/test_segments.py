@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tagger.segments import SegmenterConfig, hysteresis, segment_track
+from tagger.pipeline.segments import SegmenterConfig, hysteresis, segment_track
 
 CONFIG = SegmenterConfig(classes=["saxophone", "piano"], thresholds=[0.5, 0.5], window_s=4.0,
                          hop_s=2.0, smooth_chunks=1)

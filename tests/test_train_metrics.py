@@ -115,7 +115,7 @@ def test_a_small_student_distils_from_the_teacher_at_another_rate(tmp_path: Path
 
 def test_score_clips_is_the_max_over_the_scanners_windows(tiny_model: Path) -> None:
     """The benchmarks' scorer windows a clip exactly as a scan does (``chunking.frame``)."""
-    from tagger.chunking import frame
+    from tagger.pipeline.chunking import frame
     from tagger.evaluate import score_clips
     from tagger.model.registry import load_model
 

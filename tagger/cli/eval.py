@@ -68,7 +68,7 @@ def eval_command(
     quiet: QuietOption = False,
 ) -> None:
     """Per-class precision, recall, F1 and AP of MODEL on labelled DATA (+ plots)."""
-    from tagger.inference import pick_device
+    from tagger.pipeline.inference import pick_device
     from tagger.model.registry import ModelNotFoundError, load_model
     from tagger.train.inputs import load_eval_set
     from tagger.train.labelled import DataError

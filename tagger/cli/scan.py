@@ -40,7 +40,7 @@ def scan_command(
 ) -> None:
     """Analyse tracks: which instruments play where. Unchanged tracks are skipped."""
     from tagger.model.registry import ModelNotFoundError
-    from tagger.scan import ScanOptions, scan
+    from tagger.pipeline.run import ScanOptions, scan
 
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
@@ -52,7 +52,7 @@ def scan_command(
     if ray_address and engine != "ray":
         fail("--ray-address needs --engine ray")
     if engine == "local" and device.startswith("cuda"):  # with Ray, the cluster's GPUs count
-        from tagger.inference import pick_device  # torch: only to check for CUDA up front
+        from tagger.pipeline.inference import pick_device  # torch: only to check for CUDA up front
 
         try:
             pick_device(device)

@@ -1,6 +1,7 @@
 """The local engine: DataLoader workers decode and chunk, this process batches and scores.
 
-Workers send ``Bundle``s (many short tracks per hand-off, see :class:`tagger.dataset.Bundle`);
+Workers send ``Bundle``s (many short tracks per hand-off, see
+:class:`tagger.pipeline.decode_stage.Bundle`);
 windows of different tracks share model batches; finished tracks go to the ``ResultSink``.
 """
 
@@ -17,11 +18,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from tagger.dataset import Bundle, BundledTracks, ChunkSpec, Done, Failed, die_with_parent
-from tagger.discover import Candidate
-from tagger.inference import BatchScorer
+from tagger.pipeline.decode_stage import (Bundle, BundledTracks, ChunkSpec, Done, Failed,
+                                          die_with_parent)
+from tagger.pipeline.discover import Candidate
+from tagger.pipeline.inference import BatchScorer
 from tagger.model.card import ModelCard
-from tagger.scanning import ResultSink, ScanOptions, ScanProgress, default_batch_size, worker_count
+from tagger.pipeline.scanning import (ResultSink, ScanOptions, ScanProgress, default_batch_size,
+                                      worker_count)
 
 
 class _TrackScores:

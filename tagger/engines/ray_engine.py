@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tagger.dataset import ChunkSpec
-from tagger.discover import Candidate
+from tagger.pipeline.decode_stage import ChunkSpec
+from tagger.pipeline.discover import Candidate
 from tagger.errors import TaggerError
 from tagger.model.card import ModelCard
-from tagger.scanning import (ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
-                         start_scan)
+from tagger.pipeline.scanning import (ResultSink, ScanOptions, ScanProgress, ScanReport,
+                                      default_batch_size, start_scan)
 from tagger.store import Store, TrackResult
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def scan_ray(
     progress: ScanProgress | None = None,
     on_written: Callable[[list[TrackResult]], None] | None = None,
 ) -> ScanReport:
-    """``tagger.scan.scan`` on Ray: same plan, same store rows, errors as rows.
+    """``tagger.pipeline.run.scan`` on Ray: same plan, same store rows, errors as rows.
 
     Joins the cluster at ``ray_options.address`` (or starts a local one) only when there is
     something to scan, so re-scanning an unchanged library never touches Ray. A Ray failure

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from tagger.dataset import ChunkSpec, Done, Failed, Piece, TrackDataset
-from tagger.inference import BatchScorer
+from tagger.pipeline.decode_stage import ChunkSpec, Done, Failed, Piece, TrackDataset
+from tagger.pipeline.inference import BatchScorer
 
 if TYPE_CHECKING:
     import ray

@@ -43,7 +43,8 @@ class ModelCard:
     reproduce: str = ""
     validation: dict[str, Any] = field(default_factory=dict)
     # How window scores become a track's answer: track_thresholds, min_evidence_s,
-    # smooth_chunks (tagger.segments.SegmenterConfig.from_card); empty = window thresholds only.
+    # smooth_chunks (tagger.pipeline.segments.SegmenterConfig.from_card); empty = window
+    # thresholds only.
     decision: dict[str, Any] = field(default_factory=dict)
     weights: str = ""
     licence: str = ""

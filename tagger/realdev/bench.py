@@ -17,7 +17,7 @@ from tagger.realdev.examples import EXAMPLES_DIR, reports_from_segments, score_r
 from tagger.realdev.report import summary
 from tagger.realdev.scores import cached_scores, score_items
 from tagger.realdev.sets import REALDEV_SOURCES, realdev_items
-from tagger.segments import SegmenterConfig
+from tagger.pipeline.segments import SegmenterConfig
 
 BENCHMARKS = ("realdev", "examples")
 
@@ -42,7 +42,7 @@ def run_realdev(model: str | None, *, device: str | torch.device = "cpu",
 def run_examples(model: str | None, *, folder: Path = EXAMPLES_DIR, device: str = "cpu",
                  workers: int | None = None) -> dict:
     """Scan the example library into a throw-away store, then judge what the scan reports."""
-    from tagger.scan import ScanOptions, scan
+    from tagger.pipeline.run import ScanOptions, scan
     from tagger.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ import numpy as np
 from tagger.realdev.report import label_matrix, presence, reported
 from tagger.realdev.scores import WindowScores
 from tagger.realdev.sets import Item
-from tagger.segments import SegmenterConfig, smooth, track_score
+from tagger.pipeline.segments import SegmenterConfig, smooth, track_score
 
 MIN_POSITIVES = 3
 FLOOR, CEILING = 0.02, 0.98

@@ -4,7 +4,7 @@
   label is unknown; a class with no positives is reported as such, never as NaN.
 - ``top1``: single-instrument items, argmax over all classes.
 - ``presence``: precision/recall of the classes the scanner *reports* (gets at least one
-  segment after ``tagger.segments.segment_track`` with the card's decision rule): what
+  segment after ``tagger.pipeline.segments.segment_track`` with the card's decision rule): what
   ``query --has``, the export's coverage and the written tags say.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from tagger.realdev.scores import WindowScores
 from tagger.realdev.sets import Item
-from tagger.segments import SegmenterConfig, segment_track
+from tagger.pipeline.segments import SegmenterConfig, segment_track
 from tagger.train.metrics import average_precision
 
 NO_POSITIVES = "no positives"

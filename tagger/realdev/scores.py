@@ -1,6 +1,6 @@
 """Window scores of a model on realdev items, computed the way a scan computes them.
 
-Each item's audio is cut into the card's windows (``tagger.chunking.frame``, the scanner's
+Each item's audio is cut into the card's windows (``tagger.pipeline.chunking.frame``, the scanner's
 padding) and scored in batches; the result is per-window presence (and foreground)
 probabilities, so the report can apply the scanner's own segmenter and decision rule. Scores
 are cached per model id and item list, because calibration and ensembles reuse them many times.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tagger.chunking import frame
+from tagger.pipeline.chunking import frame
 from tagger.decode import DecodeError, decode
 from tagger.model.card import ModelCard
 from tagger.realdev.sets import Item, data_dir

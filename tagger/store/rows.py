@@ -1,6 +1,6 @@
 """The rows a scan produces for the store: plain dataclasses, no SQL and no sqlite-utils.
 
-Apart from ``db.py`` so the segmenter (``tagger.segments``) can build them without loading
+Apart from ``db.py`` so the segmenter (``tagger.pipeline.segments``) can build them without loading
 the database layer.
 """
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.discover import is_audio_name
+from tagger.pipeline.discover import is_audio_name
 from tagger.errors import TaggerError
 from tagger.taxonomy import UnknownInstrumentError, normalize, resolve
 from tagger.train.example import Example

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from tagger.inference import pick_device
+from tagger.pipeline.inference import pick_device
 from tagger.model.card import ModelCard
 from tagger.train import checkpoint as ckpt
 from tagger.train.config import ConfigError, TrainConfig

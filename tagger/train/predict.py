@@ -1,8 +1,8 @@
 """Score labelled clips the way a scan scores tracks, and turn the scores into figures.
 
-A clip is cut into the card's windows (``tagger.chunking.frame``: same windows, same padding as
-the scanner) and its score is the max over windows, so validation figures describe what a scan
-of that clip would report. Used by the trainer's periodic evaluation, ``tagger eval`` and the
+A clip is cut into the card's windows (``tagger.pipeline.chunking.frame``: same windows, same
+padding as the scanner) and its score is the max over windows, so validation figures describe
+what a scan of that clip would report. Used by the trainer's periodic evaluation, ``tagger eval`` and the
 sweep, so all three measure the same thing.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from tagger.chunking import frame
+from tagger.pipeline.chunking import frame
 from tagger.model.card import ModelCard
 from tagger.train.example import Example
 from tagger.train.metrics import EvalReport, evaluate

@@ -10,7 +10,7 @@ retries every failed track (a decoder upgrade may read a file that failed before
 
 from __future__ import annotations
 
-from tagger.discover import Candidate
+from tagger.pipeline.discover import Candidate
 from tagger.store.db import KnownTrack
 
 # Prefixes (lower case) of the one-line errors the decoder gives for problems of the moment

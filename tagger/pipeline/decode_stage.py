@@ -20,7 +20,7 @@ from typing import Union
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from tagger.chunking import stream_pieces
+from tagger.pipeline.chunking import stream_pieces
 
 
 @dataclass

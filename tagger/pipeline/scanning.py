@@ -1,8 +1,8 @@
 """What every scan engine shares: options, report, progress, sizing, planning, the result sink.
 
-``tagger.scan.scan`` runs a scan with the local engine (``tagger.engines.local``), and the Ray
-engine drives the same parts, so both write the same store. Apart from ``scan()`` so the
-engines import these without importing the function that imports them (no cycle). No torch.
+``tagger.pipeline.run.scan`` runs a scan with the local engine (``tagger.engines.local``), and
+the Ray engine drives the same parts, so both write the same store. Apart from ``scan()`` so
+the engines import these without importing the function that imports them (no cycle). No torch.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tagger.discover import Candidate, Problem, discover
+from tagger.pipeline.discover import Candidate, Problem, discover
 from tagger.model.card import ModelCard
-from tagger.rescan import can_skip
+from tagger.pipeline.rescan import can_skip
 from tagger.store import Store, TrackResult
 
 if TYPE_CHECKING:  # torch, numpy and the segmenter load only when there is a track to scan
@@ -114,7 +114,7 @@ def plan(paths: Sequence[str], store: Store, model_id: str, *, force: bool,
 
     Unchanged files whose stored row is a permanent error are skipped too, and appended to
     ``unchanged_errors`` as (path, error) so the scan still reports them; transient errors are
-    retried (:mod:`tagger.rescan`)."""
+    retried (:mod:`tagger.pipeline.rescan`)."""
     known = {} if force else store.known_tracks()
     to_scan: list[Candidate] = []
     skipped = 0
@@ -164,7 +164,7 @@ class ResultSink:
     def __init__(self, store: Store, card: ModelCard, report: ScanReport, progress: ScanProgress,
                  on_written: Callable[[list[TrackResult]], None] | None = None):
         self.store, self.card, self.report, self.progress = store, card, report, progress
-        from tagger.segments import SegmenterConfig
+        from tagger.pipeline.segments import SegmenterConfig
 
         self.on_written = on_written
         self.segmenter = SegmenterConfig.from_card(card)
@@ -173,7 +173,7 @@ class ResultSink:
 
     def ok(self, candidate: Candidate, presence: np.ndarray, foreground: np.ndarray | None,
            duration_s: float, note: str | None = None) -> None:
-        from tagger.segments import segment_track
+        from tagger.pipeline.segments import segment_track
 
         segments, summary = segment_track(presence, foreground, duration_s=duration_s,
                                           config=self.segmenter)

@@ -12,8 +12,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-# Re-exported: the library API (`from tagger.scan import scan, ScanOptions`) stays where it was.
-from tagger.scanning import (COMMIT_EVERY_S, COMMIT_EVERY_TRACKS, CPU_BATCH,  # noqa: F401
+# Re-exported: the library API (`from tagger.pipeline.run import scan, ScanOptions`).
+from tagger.pipeline.scanning import (COMMIT_EVERY_S, COMMIT_EVERY_TRACKS, CPU_BATCH,  # noqa: F401
                              ResultSink, ScanOptions, ScanProgress, ScanReport, default_batch_size,
                              default_workers, plan, start_scan, worker_count)
 from tagger.store import Store, TrackResult
@@ -33,7 +33,7 @@ def scan(
     report, to_scan, started = start_scan(paths, store, options, progress)
     if to_scan:
         from tagger.engines.local import run_local
-        from tagger.inference import pick_device
+        from tagger.pipeline.inference import pick_device
         from tagger.model.registry import load_model_for_scanning
 
         device = pick_device(options.device)
