@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, make_library  # noqa: E402
 
-from tagger.engines.ray_engine import RayOptions, scan_ray  # noqa: E402
-from tagger.pipeline.run import ScanOptions, ScanReport, default_workers, scan  # noqa: E402
-from tagger.store import Store  # noqa: E402
+from tagger import ScanOptions, ScanReport, Store, scan  # noqa: E402
+from tagger.engines.ray_engine import RayEngine, RayOptions  # noqa: E402
+from tagger.pipeline.scanning import default_workers  # noqa: E402
 
 
 def one_scan(engine: str, paths: list[Path], args: argparse.Namespace) -> ScanReport:
@@ -39,8 +39,8 @@ def one_scan(engine: str, paths: list[Path], args: argparse.Namespace) -> ScanRe
             return scan([str(p) for p in paths], store=store, options=options)
         ray_options = RayOptions(address=args.address, actors=args.actors,
                                  use_gpus=True if args.gpu else None)
-        return scan_ray([str(p) for p in paths], store=store, options=options,
-                        ray_options=ray_options)
+        return scan([str(p) for p in paths], store=store, options=options,
+                    engine=RayEngine(ray_options))
 
 
 def timed(paths: list[Path], args: argparse.Namespace, runs: int) -> dict[str, float]:

@@ -25,10 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import CACHE, MemorySampler, blip_library, make_library, median_time  # noqa: E402
 
-from tagger.pipeline.decode_stage import ChunkSpec, Piece, TrackDataset  # noqa: E402
+from tagger import ScanOptions, Store, scan  # noqa: E402
 from tagger.model.registry import load_model_for_scanning  # noqa: E402
-from tagger.pipeline.run import ScanOptions, default_workers, scan  # noqa: E402
-from tagger.store import Store  # noqa: E402
+from tagger.pipeline.decode_stage import ChunkSpec, Piece, TrackDataset  # noqa: E402
+from tagger.pipeline.scanning import default_workers  # noqa: E402
 
 
 def whole_scan(paths: list[Path], args: argparse.Namespace) -> None:

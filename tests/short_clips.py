@@ -67,7 +67,7 @@ def answers(store, paths: list[Path]) -> dict[str, dict]:
 
 def scan_answers(folder: Path, db: Path, **options) -> dict[str, dict]:
     """Scan ``folder`` with the shipped default model into ``db``; the answers per clip."""
-    from tagger.pipeline.run import ScanOptions, scan
+    from tagger import ScanOptions, scan
     from tagger.store import Store
 
     paths = sorted(p for p in folder.iterdir() if p.suffix in CLIP_FORMATS)

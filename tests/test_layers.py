@@ -214,6 +214,14 @@ def test_the_segmenter_does_not_load_the_database_layer() -> None:
     assert not {"sqlite_utils", "sqlite3", "tagger.store.db"} & loaded
 
 
+def test_the_package_and_the_engines_import_without_torch() -> None:
+    """``tagger`` exports its API lazily and the engines load torch only to run: ``tagger
+    --help`` and a re-scan of an unchanged library stay fast."""
+    loaded = _loaded_after("import tagger, tagger.engines, tagger.pipeline.run; tagger.__all__")
+    assert {"tagger", "tagger.engines", "tagger.engines.ray_engine"} <= loaded
+    assert not {"torch", "numpy", "ray", "sqlite_utils"} & loaded
+
+
 def test_tag_fields_load_without_the_writer_loop_or_the_store() -> None:
     loaded = _loaded_after("import tagger.tags.fields")
     assert "tagger.tags.fields" in loaded

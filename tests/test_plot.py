@@ -24,7 +24,7 @@ from tagger.cli.app import app
 from tagger.palette import PALETTE, instrument_colour
 from tagger.plot import (BACKGROUND_TINT, LANE_STRIPE, AudioUnavailableError, figure_size_px,
                          plot_track, track_figure)
-from tagger.pipeline.run import ScanOptions, scan
+from tagger import ScanOptions, scan
 from tagger.spectrogram import mel_axis
 from tagger.store import Store
 

@@ -26,15 +26,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from audiofiles import tone, write_audio
+from tagger import ScanOptions, ScanProgress, ScanReport, Store, load_model, scan
+from tagger.engines.ray_engine import hand_over, ray_available
+from tagger.engines.ray_stages import ModelActor, decode_tracks
+from tagger.pipeline.assemble import TrackAssembler
 from tagger.pipeline.decode_stage import ChunkSpec
 from tagger.pipeline.discover import Candidate, discover
-from tagger.engines.ray_engine import _Assembler, ray_available
-from tagger.engines.ray_stages import ModelActor, decode_tracks
-from tagger.model.registry import load_model
-from tagger.pipeline.run import ResultSink, ScanOptions, ScanProgress, ScanReport, scan
-from tagger.store import Store
+from tagger.pipeline.scanning import ResultSink
 
 pytestmark = pytest.mark.slow
 
@@ -176,7 +177,8 @@ def _results(db: Path) -> dict[str, dict]:
         for t in store.iter_tracks():
             scores = store.chunk_scores(t["id"]) if t["status"] == "ok" else None
             out[os.path.basename(t["path"])] = {
-                "status": t["status"], "error": t["error"], "duration": t["duration"],
+                "status": t["status"], "error": t["error"], "note": t["note"],
+                "duration": t["duration"],
                 "segments": sorted((s.instrument, s.start, s.end, s.role, s.confidence)
                                    for s in store.segments(t["id"])),
                 "presence": None if scores is None else scores["presence"],
@@ -189,7 +191,8 @@ def _assert_same(local: dict[str, dict], ray: dict[str, dict]) -> None:
     assert local.keys() == ray.keys()
     for name, want in local.items():
         got = ray[name]
-        assert (got["status"], got["error"]) == (want["status"], want["error"]), name
+        assert (got["status"], got["error"], got["note"]) == (
+            want["status"], want["error"], want["note"]), name
         if want["status"] != "ok":
             continue
         assert got["duration"] == pytest.approx(want["duration"], abs=1e-3), name
@@ -212,12 +215,16 @@ def _rows_in_any_order(batches: list[dict[str, np.ndarray]], seed: int) -> list[
 
 def test_stages_reassembled_in_any_order_with_repeats_store_what_a_local_scan_stores(
         tmp_path: Path, tiny_model: Path) -> None:
-    """No cluster: the two stages called directly, their rows shuffled and repeated."""
+    """No cluster: the two stages called directly, their rows shuffled and repeated. A track
+    whose decode repaired its audio keeps the note (the Ray engine used to drop it)."""
     lib = tmp_path / "lib"
     lib.mkdir()
     for i, ext in enumerate((".wav", ".flac", ".mp3")):
         write_audio(lib / f"t{i}{ext}", tone(3.0 + 4 * i, 44100, freq=330 * (i + 1)), 44100)
     (lib / "bad.wav").write_bytes(b"RIFF not really")
+    with_nan = tone(3.0, 8000)[:, 0]
+    with_nan[1000:1010] = np.nan
+    sf.write(lib / "nan.wav", with_nan, 8000, subtype="FLOAT")  # decode repairs: a note
     local_db, db = tmp_path / "local.db", tmp_path / "stages.db"
     with Store(local_db) as store:
         scan([str(lib)], store=store, options=_options(tiny_model))
@@ -233,13 +240,15 @@ def test_stages_reassembled_in_any_order_with_repeats_store_what_a_local_scan_st
     report = ScanReport()
     with Store(db) as store:
         sink = ResultSink(store, card, report, ScanProgress())
-        assembler = _Assembler(tracks, sink)
+        assembler = TrackAssembler(tracks, sink)
         for rows in _rows_in_any_order(scored, seed=1):
-            assembler.add(rows)
+            hand_over(rows, assembler)
         sink.flush()
     assert assembler.unfinished() == [] and assembler.duplicates > 0
-    assert (report.scanned, report.failed) == (3, 1)  # each track handed over once
-    _assert_same(_results(local_db), _results(db))
+    assert (report.scanned, report.failed) == (4, 1)  # each track handed over once
+    local = _results(local_db)
+    assert "10 NaN" in local["nan.wav"]["note"]
+    _assert_same(local, _results(db))
 
 
 def _cli_scan(cluster: Cluster, lib: Path, db: Path, model: Path) -> subprocess.Popen:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from audiofiles import FORMATS, tone, write_audio
-from tagger.pipeline.run import ScanOptions, scan
+from tagger import ScanOptions, scan
 from tagger.store import Store, StoreError
 from tagger.taxonomy import CLASSES
 

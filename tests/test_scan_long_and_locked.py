@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from audiofiles import tone, write_audio
-from tagger.pipeline.run import ScanOptions, scan
+from tagger import ScanOptions, scan
 from tagger.store import Store
 
 pytestmark = pytest.mark.slow

@@ -92,7 +92,7 @@ def test_second_run_changes_nothing(lib, tmp_path: Path) -> None:
 
 def test_store_follows_the_new_size_and_mtime(lib, tmp_path: Path) -> None:
     """The scan's skip test (size + mtime_ns + model) must still match after a write."""
-    from tagger.pipeline.run import plan
+    from tagger.pipeline.scanning import plan
 
     store = store_for(tmp_path / "t.db", list(lib.values()))
     list(tag_tracks(store, track_ids(store)))

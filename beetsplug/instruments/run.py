@@ -1,7 +1,7 @@
 """``beet instruments``: analyse beets items with tagger's scanner, store the answers on them.
 
 Imported only when the command runs, so every other ``beet`` command starts without torch.
-Everything goes through tagger's library API: :func:`tagger.pipeline.run.scan` (unchanged files are
+Everything goes through tagger's library API: :func:`tagger.scan` (unchanged files are
 skipped by the store's size/mtime/model check), :func:`tagger.tags.desired_fields` (what the
 fields should say) and, with ``-w``, :func:`tagger.tags.tag_tracks` (the verified atomic
 writer). A bad file is one error line; the run goes on.
@@ -18,7 +18,7 @@ from beets import ui
 from beets.util import displayable_path
 
 from tagger.config import resolve_db_path
-from tagger.pipeline.run import ScanOptions, ScanProgress, scan
+from tagger import ScanOptions, ScanProgress, scan
 from tagger.store import Store, StoreError, path_key
 from tagger.tags import TagOptions, desired_fields, tag_tracks
 from tagger.tags.fields import FIELDS_BY_NAME

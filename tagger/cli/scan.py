@@ -39,35 +39,30 @@ def scan_command(
     quiet: QuietOption = False,
 ) -> None:
     """Analyse tracks: which instruments play where. Unchanged tracks are skipped."""
+    from tagger.engines import ENGINES, EngineError, make_engine
     from tagger.model.registry import ModelNotFoundError
-    from tagger.pipeline.run import ScanOptions, scan
+    from tagger.pipeline.run import scan
+    from tagger.pipeline.scanning import ScanOptions
 
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         fail(f"no such file or folder: {', '.join(display_path(p) for p in missing)}")
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         fail(f"--device must be auto, cpu or cuda (got {device!r})")
-    if engine not in ("local", "ray"):
-        fail(f"--engine must be local or ray (got {engine!r})")
-    if ray_address and engine != "ray":
-        fail("--ray-address needs --engine ray")
-    if engine == "local" and device.startswith("cuda"):  # with Ray, the cluster's GPUs count
-        from tagger.pipeline.inference import pick_device  # torch: only to check for CUDA up front
-
-        try:
-            pick_device(device)
-        except ValueError as exc:
-            fail(str(exc))
-    run_scan, user_errors = scan, (ModelNotFoundError,)
-    if engine == "ray":  # same plan, sink and store; decoding and scoring run on the cluster
-        from functools import partial
-
-        from tagger.engines.ray_engine import RayEngineError, RayOptions, scan_ray
-        run_scan = partial(scan_ray, ray_options=RayOptions(address=ray_address))
-        user_errors = (ModelNotFoundError, RayEngineError)
+    if engine not in ENGINES:
+        fail(f"--engine must be {' or '.join(ENGINES)} (got {engine!r})")
+    settings = {"address": ray_address} if ray_address else {}
+    if set(settings) - ENGINES[engine].settings:
+        takers = [name for name, cls in ENGINES.items() if "address" in cls.settings]
+        fail(f"--ray-address needs --engine {' or '.join(takers)}")
+    runner = make_engine(engine, **settings)
     tagging = tag_options(multi_value, separator, id3_version)
     options = ScanOptions(model=model, device=device, batch_size=batch_size, threads=threads,
                           force=force, workers=workers, retry_errors=retry_errors)
+    try:  # e.g. the local engine asked for CUDA on a machine without it
+        runner.check(options)
+    except (EngineError, ValueError) as exc:
+        fail(str(exc))
     from tagger.store import StoreError
 
     with store_session(db, read_only=False, quiet=quiet) as store:
@@ -77,9 +72,9 @@ def scan_command(
             on_written = TagWriterHook(store, quiet=quiet, options=tagging)
         try:
             with RichProgress(quiet, err_console) as progress:
-                report = run_scan([str(p) for p in paths], store=store, options=options,
-                                  progress=progress, on_written=on_written)
-        except user_errors as exc:
+                report = scan([str(p) for p in paths], store=store, options=options,
+                              progress=progress, on_written=on_written, engine=runner)
+        except (ModelNotFoundError, EngineError) as exc:
             fail(str(exc))
         except StoreError as exc:
             fail(f"{exc} (tracks finished before this are saved; run the scan again to resume)")

@@ -34,8 +34,8 @@ class RichProgress:
     """Shows tracks done, x real time, errors so far, elapsed time and an ETA; prints each
     error as one line above the bar.
 
-    Implements ``tagger.pipeline.run.ScanProgress`` without importing it (that would load torch for
-    every command)."""
+    Implements ``tagger.pipeline.scanning.ScanProgress`` without importing it (that would load
+    torch for every command)."""
 
     def __init__(self, quiet: bool, console: Console):
         self.quiet = quiet

@@ -1,8 +1,9 @@
 """The local engine: DataLoader workers decode and chunk, this process batches and scores.
 
 Workers send ``Bundle``s (many short tracks per hand-off, see
-:class:`tagger.pipeline.decode_stage.Bundle`);
-windows of different tracks share model batches; finished tracks go to the ``ResultSink``.
+:class:`tagger.pipeline.decode_stage.Bundle`); windows of different tracks share model batches;
+the ``TrackAssembler`` hands finished tracks to the ``ResultSink``. torch loads only in ``run``
+(``tagger.engines`` is imported by every scan, also one that finds nothing to do).
 """
 
 from __future__ import annotations
@@ -12,35 +13,18 @@ import signal
 import threading
 from collections.abc import Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
-
-from tagger.pipeline.decode_stage import (Bundle, BundledTracks, ChunkSpec, Done, Failed,
-                                          die_with_parent)
+from tagger.engines.base import Engine
 from tagger.pipeline.discover import Candidate
-from tagger.pipeline.inference import BatchScorer
-from tagger.model.card import ModelCard
 from tagger.pipeline.scanning import (ResultSink, ScanOptions, ScanProgress, default_batch_size,
-                                      worker_count)
+                                      model_threads, worker_count)
 
+if TYPE_CHECKING:
+    import torch
+    from torch.utils.data import DataLoader
 
-class _TrackScores:
-    """Per-track windows received from the decoders versus scored by the model."""
-
-    def __init__(self) -> None:
-        self.received = 0
-        self.presence: list[np.ndarray] = []
-        self.foreground: list[np.ndarray] = []
-        self.scored = 0
-        self.duration_s: float | None = None  # set when the decoder finished the track
-        self.note: str | None = None  # what decode repaired, from its Done
-
-    @property
-    def complete(self) -> bool:
-        return self.duration_s is not None and self.scored == self.received
+    from tagger.model.card import ModelCard
 
 
 def _start_workers(loader: DataLoader) -> Iterator[Any]:
@@ -56,10 +40,35 @@ def _start_workers(loader: DataLoader) -> Iterator[Any]:
         signal.signal(signal.SIGINT, previous)
 
 
+class LocalEngine(Engine):
+    """Decode workers on this machine (``ScanOptions.workers``), the model in this process."""
+
+    name = "local"
+
+    def check(self, options: ScanOptions) -> None:
+        if options.device.startswith("cuda"):  # torch: only to check for CUDA up front
+            from tagger.pipeline.inference import pick_device
+
+            pick_device(options.device)
+
+    def run(self, to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
+            device: torch.device, options: ScanOptions, sink: ResultSink,
+            progress: ScanProgress) -> list[Candidate]:
+        return run_local(to_scan, model, card, device, options, sink, progress)
+
+
 def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
               device: torch.device, options: ScanOptions, sink: ResultSink,
-              progress: ScanProgress) -> None:
+              progress: ScanProgress) -> list[Candidate]:
     """Scan ``to_scan`` on this machine, every finished or failed track handed to ``sink``."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from tagger.pipeline.assemble import TrackAssembler
+    from tagger.pipeline.decode_stage import (Bundle, BundledTracks, ChunkSpec, Done,
+                                              die_with_parent)
+    from tagger.pipeline.inference import BatchScorer
+
     spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
     dataset = BundledTracks([c.path for c in to_scan], spec,
                             chunks_per_piece=options.chunks_per_piece,
@@ -73,50 +82,28 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
         worker_init_fn=partial(die_with_parent, os.getpid()) if workers else None,
     )
     batch_size = options.batch_size or default_batch_size(device.type)
-    if device.type == "cpu":
-        # Threads beyond the cores the decode workers leave free oversubscribe the CPU, and
-        # intra-op threads then wait on each other: 2 threads beside a busy worker ran the
-        # network 10-40x slower than 1 thread on the 2-core dev machine.
-        torch.set_num_threads(options.threads or max(1, (os.cpu_count() or 1) - workers))
+    if device.type == "cpu":  # the model gets the cores the decode workers leave free
+        torch.set_num_threads(model_threads(options.threads, (os.cpu_count() or 1) - workers))
     scorer = BatchScorer(model, device, batch_size)
-    tracks: dict[int, _TrackScores] = {}
+    tracks = TrackAssembler(to_scan, sink)
+    queued: dict[int, int] = {}  # track -> its windows sent to the model so far
 
-    def finish_if_complete(index: int) -> None:
-        state = tracks[index]
-        if state.complete:
-            del tracks[index]
-            fg = np.concatenate(state.foreground) if state.foreground else None
-            presence = state.presence[0] if len(state.presence) == 1 else np.concatenate(
-                state.presence)
-            sink.ok(to_scan[index], presence, fg, state.duration_s or 0.0, state.note)
-
-    def collect(outputs: Iterator[tuple[int, np.ndarray, np.ndarray | None]]) -> None:
-        for index, probs, fg in outputs:
-            state = tracks.get(index)
-            if state is None:  # the track failed after some of its windows were queued
-                continue
-            state.presence.append(probs)
-            state.scored += len(probs)
-            if fg is not None:
-                state.foreground.append(fg)
-            finish_if_complete(index)
-
-    def end(item: Done | Failed) -> None:
-        if isinstance(item, Done):
-            state = tracks.setdefault(item.track, _TrackScores())
-            state.duration_s, state.note = item.duration_s, item.note
-            finish_if_complete(item.track)  # else when its last windows are scored
-        else:
-            tracks.pop(item.track, None)
-            sink.failed(to_scan[item.track], item.message)
+    def collect(outputs: Iterator[tuple[int, Any, Any]]) -> None:
+        for index, presence, foreground in outputs:  # each track's windows come back in order
+            tracks.scored(index, presence, foreground)
 
     for bundle in _start_workers(loader):
         assert isinstance(bundle, Bundle)
         start = 0
         for track, count in bundle.pieces:
-            tracks.setdefault(track, _TrackScores()).received += count
+            queued[track] = queued.get(track, 0) + count
             collect(scorer.add(track, bundle.windows[start : start + count]))
             start += count
-        for item in bundle.ends:
-            end(item)
+        for item in bundle.ends:  # each after its track's last piece
+            windows = queued.pop(item.track, 0)
+            if isinstance(item, Done):
+                tracks.decoded(item.track, windows, item.duration_s, item.note)
+            else:
+                tracks.failed(item.track, item.message)
     collect(scorer.flush())
+    return tracks.unfinished()

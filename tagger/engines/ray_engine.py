@@ -5,11 +5,12 @@ skip unchanged), then streams the tracks to scan through a Ray Data pipeline::
 
     from_items(track, path) ─▶ map_batches(decode_tracks)      CPU tasks: decode ▸ chunk
                             ─▶ map_batches(ModelActor)          actors: one model copy each
-                            ─▶ iter_batches on the driver ─▶ reassemble ─▶ ResultSink ─▶ store
+                            ─▶ iter_batches on the driver ─▶ TrackAssembler ─▶ ResultSink ─▶ store
 
-Only *where* things run differs from the local engine: decoding and chunking are
-``TrackDataset``'s, scoring is ``BatchScorer``'s, and finished tracks go through the same
-``ResultSink`` (segmenter, small transactions, error rows). The driver alone writes the store.
+Only *where* things run differs from the local engine: ``scan()`` plans, loads the model and
+finishes the run for both; decoding and chunking are ``TrackDataset``'s, scoring is
+``BatchScorer``'s, and finished tracks go through the same ``TrackAssembler`` and ``ResultSink``
+(segmenter, small transactions, error rows, decode notes). The driver alone writes the store.
 
 Memory: the pipeline streams (Ray Data's executor back-pressures on object-store use), the
 driver keeps only the tracks in flight, and the track list is fed in slices of
@@ -19,7 +20,9 @@ for a whole catalogue at once.
 Faults: a decode task whose worker dies is retried (``task_retries``), a dead model actor is
 restarted and its batches retried. A retry may deliver rows twice and in any order, so the
 driver keys every window by ``(track, window)``, keeps the first copy and stores each track
-once, when all its windows are in.
+once, when all its windows are in (``TrackAssembler``, fed one window row at a time).
+Nothing heavy loads at import (``tagger.engines`` is imported by every scan): Ray, torch and
+numpy load when a scan runs.
 """
 
 from __future__ import annotations
@@ -28,29 +31,28 @@ import logging
 import math
 import os
 import socket
-import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from tagger.pipeline.decode_stage import ChunkSpec
-from tagger.pipeline.discover import Candidate
-from tagger.errors import TaggerError
+from tagger.engines.base import Engine, EngineError
 from tagger.model.card import ModelCard
-from tagger.pipeline.scanning import (ResultSink, ScanOptions, ScanProgress, ScanReport,
-                                      default_batch_size, start_scan)
-from tagger.store import Store, TrackResult
+from tagger.pipeline.discover import Candidate
+from tagger.pipeline.scanning import (ResultSink, ScanOptions, ScanProgress, default_batch_size,
+                                      model_threads)
 
 if TYPE_CHECKING:
+    import numpy as np
     import ray.data
     import torch
 
+    from tagger.pipeline.assemble import TrackAssembler
+    from tagger.pipeline.decode_stage import ChunkSpec
 
-class RayEngineError(TaggerError, RuntimeError):
+
+class RayEngineError(EngineError):
     """A problem the user fixes (Ray missing, cluster unreachable, no GPU), shown as one line."""
 
 
@@ -116,60 +118,6 @@ def _probe(address: str, timeout_s: float = 10.0) -> None:
         raise RayEngineError(f"cannot reach the Ray cluster at {address}: {exc}") from exc
 
 
-class _Assembler:
-    """Reassembles per-window rows into tracks and hands each finished track to the sink once.
-
-    A track is finished when its error row arrives, or when its last window row (which carries
-    the count) has arrived and every window index below that count has too. Rows of a track
-    already finished, and repeated windows, are ignored: they come from retried tasks.
-    """
-
-    def __init__(self, tracks: Sequence[Candidate], sink: ResultSink):
-        self.tracks, self.sink = tracks, sink
-        self.finished = bytearray(len(tracks))  # 1 byte per track: fine for millions
-        self.open: dict[int, dict[str, Any]] = {}
-        self.duplicates = 0
-
-    def add(self, batch: dict[str, np.ndarray]) -> None:
-        fg_all = batch.get("foreground")
-        for i, track in enumerate(batch["track"].tolist()):
-            if self.finished[track]:
-                self.duplicates += 1
-                continue
-            error = batch["error"][i]
-            if error:
-                self.open.pop(track, None)
-                self._finish(track)
-                self.sink.failed(self.tracks[track], str(error))
-                continue
-            state = self.open.setdefault(track, {"windows": {}, "total": -1, "duration": 0.0})
-            window = int(batch["window"][i])
-            if window in state["windows"]:
-                self.duplicates += 1
-            else:  # copies: a view would pin the whole batch (in the object store) in memory
-                fg = None if fg_all is None else fg_all[i].copy()
-                state["windows"][window] = (batch["presence"][i].copy(), fg)
-            total = int(batch["total"][i])
-            if total >= 0:
-                state["total"], state["duration"] = total, float(batch["duration"][i])
-            if state["total"] >= 0 and len(state["windows"]) == state["total"]:
-                self._complete(track, state)
-
-    def _complete(self, track: int, state: dict[str, Any]) -> None:
-        del self.open[track]
-        self._finish(track)
-        ordered = [state["windows"][w] for w in range(state["total"])]
-        presence = np.stack([p for p, _ in ordered]).astype(np.float32, copy=False)
-        fg = None if ordered[0][1] is None else np.stack([f for _, f in ordered])
-        self.sink.ok(self.tracks[track], presence, fg, state["duration"])
-
-    def _finish(self, track: int) -> None:
-        self.finished[track] = 1
-
-    def unfinished(self) -> list[int]:
-        return [i for i, done in enumerate(self.finished) if not done]
-
-
 @dataclass(frozen=True)
 class _Plan:
     """How the pipeline uses the cluster it found."""
@@ -206,10 +154,9 @@ def _cluster_plan(options: ScanOptions, ropts: RayOptions) -> _Plan:
     actor_cpus, decode_cpus = ropts.actor_cpus, ropts.decode_cpus
     if cpus - actors * actor_cpus < decode_cpus:
         actor_cpus = decode_cpus = cpus / (actors + 1)
-    # The local engine's measured defaults, and no more torch threads than the cores reserved
-    # (more oversubscribe and slow down).
+    # The local engine's measured defaults, and no more torch threads than the cores reserved.
     batch_size = options.batch_size or default_batch_size("cuda" if use_gpus else "cpu")
-    threads = options.threads or max(1, math.floor(actor_cpus))
+    threads = model_threads(options.threads, actor_cpus)
     return _Plan(use_gpus, actors, actor_cpus, decode_cpus, batch_size, threads)
 
 
@@ -273,74 +220,86 @@ def _data_context(ropts: RayOptions) -> Iterator[None]:
 
 
 def run_pipeline(to_scan: list[Candidate], model: "torch.nn.Module", card: ModelCard,
-                 options: ScanOptions, ropts: RayOptions, sink: ResultSink) -> list[int]:
-    """Score ``to_scan`` on the cluster into ``sink``; returns indices of tracks not finished."""
+                 options: ScanOptions, ropts: RayOptions, sink: ResultSink) -> list[Candidate]:
+    """Score ``to_scan`` on the cluster into ``sink``; returns the tracks not finished."""
     import ray
+
+    from tagger.pipeline.assemble import TrackAssembler
+    from tagger.pipeline.decode_stage import ChunkSpec
 
     plan_ = _cluster_plan(options, ropts)
     spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
     model_ref = ray.put(model.cpu())  # once; every actor (and restart) reads the same copy
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    lost: list[int] = []
+    lost: list[Candidate] = []
     for start in range(0, len(to_scan), max(1, ropts.slice_tracks)):
         chunk = to_scan[start : start + ropts.slice_tracks]
         per_task = ropts.tracks_per_task or max(1, min(8, len(chunk) // max(1, 4 * cpus)))
         items = [{"track": i, "path": os.fsencode(c.path)} for i, c in enumerate(chunk)]
-        assembler = _Assembler(chunk, sink)
+        assembler = TrackAssembler(chunk, sink)
         with _data_context(ropts):  # captured by the dataset when it is built and run
             ds = build_pipeline(items, model_ref, spec, options, ropts, plan_, per_task)
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy",
                                          prefetch_batches=2):
-                assembler.add(batch)
-        lost += [start + i for i in assembler.unfinished()]
+                hand_over(batch, assembler)
+        lost += assembler.unfinished()
         if assembler.duplicates:
             log.info("ignored %d repeated rows from retried Ray tasks", assembler.duplicates)
         sink.flush()
     return lost
 
 
-def scan_ray(
-    paths: Sequence[str],
-    *,
-    store: Store,
-    options: ScanOptions | None = None,
-    ray_options: RayOptions | None = None,
-    progress: ScanProgress | None = None,
-    on_written: Callable[[list[TrackResult]], None] | None = None,
-) -> ScanReport:
-    """``tagger.pipeline.run.scan`` on Ray: same plan, same store rows, errors as rows.
+def hand_over(batch: dict[str, np.ndarray], assembler: TrackAssembler) -> None:
+    """Give the assembler one batch of scored rows (``ray_stages``' columns), row by row: a
+    retried task may regroup windows, so each window is keyed on its own."""
+    foreground, notes = batch.get("foreground"), batch.get("note")
+    for i, track in enumerate(batch["track"].tolist()):
+        error = batch["error"][i]
+        if error:
+            assembler.failed(track, str(error))
+            continue
+        # copies: a view would pin the whole batch (in the object store) in memory
+        fg = None if foreground is None else foreground[i : i + 1].copy()
+        assembler.scored(track, batch["presence"][i : i + 1].copy(), fg,
+                         first=int(batch["window"][i]))
+        total = int(batch["total"][i])
+        if total >= 0:  # the track's last window: its count, duration and decode note
+            note = str(notes[i]) if notes is not None and notes[i] else None
+            assembler.decoded(track, total, float(batch["duration"][i]), note)
 
-    Joins the cluster at ``ray_options.address`` (or starts a local one) only when there is
-    something to scan, so re-scanning an unchanged library never touches Ray. A Ray failure
-    (retries exhausted) raises after the finished tracks are stored; the next scan resumes.
+
+class RayEngine(Engine):
+    """Decode tasks and model actors on a Ray cluster, joined (or started) for the scan.
+
+    Joins the cluster at ``options.address`` only when there is something to scan, so
+    re-scanning an unchanged library never touches Ray. A Ray failure (retries exhausted)
+    raises after the finished tracks are stored; the next scan resumes.
     """
-    from tagger.model.registry import load_model_for_scanning
 
-    options = options or ScanOptions()
-    ropts = ray_options or RayOptions()
-    progress = progress or ScanProgress()
-    report, to_scan, started = start_scan(paths, store, options, progress)
-    if to_scan:
+    name = "ray"
+    settings = frozenset(f.name for f in fields(RayOptions))
+    unfinished_message = LOST
+
+    def __init__(self, options: RayOptions | None = None, **settings: Any):
+        self.options = replace(options or RayOptions(), **settings)
+
+    @contextmanager
+    def session(self, options: ScanOptions) -> Iterator[torch.device]:
+        """Connected to the cluster; the model loads on this CPU and is shipped to the actors."""
         if not ray_available():
             raise RayEngineError('the Ray engine needs Ray: pip install "tagger[ray]"')
-        model, card = load_model_for_scanning(options.model, device="cpu")
-        connected = connect(ropts.address)
+        import torch
+
+        connected = connect(self.options.address)
         try:
-            run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
-            sink = ResultSink(store, card, report, progress, on_written)
-            try:
-                lost = run_pipeline(to_scan, model, card, options, ropts, sink)
-            finally:
-                sink.flush()  # whatever finished is kept, even when Ray gave up
-            for index in lost:
-                report.problems.append((to_scan[index].path, LOST))
-                progress.problem(to_scan[index].path, LOST)
-            store.finish_run(run_id, scanned=report.scanned, skipped=report.skipped,
-                             failed=report.failed, audio_seconds=report.audio_seconds)
+            yield torch.device("cpu")
         finally:
             if connected:
                 import ray
 
                 ray.shutdown()
-    report.elapsed_s = time.perf_counter() - started
-    return report
+
+    def run(self, to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
+            device: torch.device, options: ScanOptions, sink: ResultSink,
+            progress: ScanProgress) -> list[Candidate]:
+        return run_pipeline(to_scan, model, card, options, self.options, sink)

@@ -8,6 +8,8 @@ exchange plain column batches (dicts of numpy arrays) with one row per window:
 ``total``     the track's window count, set on its *last* window row only, else ``-1``
 ``duration``  the decoded duration in seconds, on the last window row only, else ``0``
 ``error``     ``""``, or the one-line message of a track that failed to decode
+``note``      what decode repaired in the track's audio (one line), on the last window row
+              only, else ``""``
 ``audio``     the window's samples [window] float32 (an error row carries zeros)
 
 Rows carry explicit indices because Ray may deliver them in any order and a retried task may
@@ -41,19 +43,22 @@ def _one_line(message: str) -> str:
 
 
 def _rows(track: int, first: int, windows: np.ndarray, *, total: int = -1,
-          duration: float = 0.0) -> Batch:
+          duration: float = 0.0, note: str | None = None) -> Batch:
     """Column batch for consecutive windows of one track; the count goes on the last row."""
     k = len(windows)
     totals = np.full(k, -1, dtype=np.int32)
     durations = np.zeros(k, dtype=np.float64)
+    notes = np.array([""] * k, dtype=object)
     if total >= 0:
         totals[-1], durations[-1] = total, duration
+        notes[-1] = _one_line(note) if note else ""
     return {
         "track": np.full(k, track, dtype=np.int64),
         "window": np.arange(first, first + k, dtype=np.int32),
         "total": totals,
         "duration": durations,
         "error": np.array([""] * k, dtype=object),
+        "note": notes,
         "audio": np.ascontiguousarray(windows, dtype=np.float32),
     }
 
@@ -65,6 +70,7 @@ def _error_row(track: int, message: str, window: int) -> Batch:
         "total": np.array([-1], dtype=np.int32),
         "duration": np.zeros(1, dtype=np.float64),
         "error": np.array([_one_line(message)], dtype=object),
+        "note": np.array([""], dtype=object),
         "audio": np.zeros((1, window), dtype=np.float32),
     }
 
@@ -98,7 +104,8 @@ def decode_tracks(batch: Batch, *, spec: ChunkSpec, chunks_per_piece: int) -> It
             if held is None or held[0] != track:
                 yield _error_row(track, "decoder produced no windows", spec.window)
             else:
-                yield _rows(*held, total=sent[track], duration=item.duration_s)
+                yield _rows(*held, total=sent[track], duration=item.duration_s,
+                            note=item.note)
             held = None
             sent.pop(track, None)
         elif isinstance(item, Failed):

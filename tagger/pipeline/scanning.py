@@ -1,12 +1,13 @@
 """What every scan engine shares: options, report, progress, sizing, planning, the result sink.
 
-``tagger.pipeline.run.scan`` runs a scan with the local engine (``tagger.engines.local``), and
-the Ray engine drives the same parts, so both write the same store. Apart from ``scan()`` so
-the engines import these without importing the function that imports them (no cycle). No torch.
+``tagger.pipeline.run.scan`` runs them for every engine (``tagger.engines``), so all engines
+write the same store. Apart from ``scan()`` so the engines import these without importing the
+function that imports the engines (no cycle). No torch.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -58,6 +59,17 @@ def worker_count(requested: int | None, device_type: str, tracks: int) -> tuple[
         return n, None
     why = f"{tracks} track(s) to scan" if n == tracks else f"2 per core, {cores} core(s)"
     return n, f"--workers {requested} capped to {n} ({why})"
+
+
+def model_threads(requested: int | None, free_cores: float) -> int:
+    """Torch threads for one model copy: ``requested``, else the cores the decoders leave it.
+
+    More threads than free cores oversubscribe the CPU and intra-op threads then wait on each
+    other: 2 threads beside a busy decode worker ran the network 10-40x slower than 1 thread on
+    the 2-core dev machine. Used by every engine (local: cores minus decode workers; Ray: the
+    CPUs reserved per model actor).
+    """
+    return requested or max(1, math.floor(free_cores))
 
 
 def default_batch_size(device_type: str = "cpu") -> int:
