@@ -24,12 +24,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tagger"
 LAYERS: dict[str, tuple[str, ...]] = {
     "entry": ("tagger", "tagger.__main__", "tagger.cli"),
     "features": (
-        "tagger.pipeline", "tagger.pipeline.run", "tagger.pipeline.scanning", "tagger.engines",
-        "tagger.pipeline.discover", "tagger.pipeline.rescan", "tagger.pipeline.decode_stage",
-        "tagger.pipeline.chunking", "tagger.pipeline.inference", "tagger.pipeline.segments",
+        # scan() sits on the engines, which drive the pipeline's stages: pipeline.run is a
+        # component of its own, so pipeline -> engines would be a cycle the test reports.
+        "tagger.pipeline.run", "tagger.engines", "tagger.pipeline",
         "tagger.prune", "tagger.query", "tagger.track_titles", "tagger.export", "tagger.show",
-        "tagger.plot",
-        "tagger.tags", "tagger.label",
+        "tagger.plot", "tagger.tags", "tagger.label",
         "tagger.train", "tagger.realdev", "tagger.evaluate",
     ),
     "base": (
