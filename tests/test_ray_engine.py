@@ -273,6 +273,9 @@ def test_cli_ray_scan_stores_what_a_local_scan_stores(
         write_audio(lib / f"track{i}{ext}", tone(2.5 + 1.5 * i, 44100, freq=220 * (i + 1),
                                                  channels=2), 44100)
     write_audio(lib / "blip.wav", tone(0.1), 44100)  # shorter than a window: padded
+    with_nan = tone(3.0, 8000)[:, 0]
+    with_nan[100:110] = np.nan
+    sf.write(lib / "nan.wav", with_nan, 8000, subtype="FLOAT")  # repaired, with a note
     (lib / "corrupt.mp3").write_text("This is not music.\n" * 20)
     local_db, ray_db = tmp_path / "local.db", tmp_path / "ray.db"
     with Store(local_db) as store:
@@ -280,12 +283,13 @@ def test_cli_ray_scan_stores_what_a_local_scan_stores(
 
     rc, out, err = _finish(_cli_scan(cluster, lib, ray_db, tiny_model))
     assert rc == 1, err  # the corrupt file: an error row, exit code 1
-    assert "7 scanned, 0 unchanged, 1 failed" in out, out + err
+    assert "8 scanned, 0 unchanged, 1 failed" in out, out + err
+    assert "note" in err and "10 NaN" in _results(ray_db)["nan.wav"]["note"], err
     _assert_same(_results(local_db), _results(ray_db))
 
     rc, out, err = _finish(_cli_scan(cluster, lib, ray_db, tiny_model))  # unchanged: skipped
     assert rc == 1, err  # the corrupt file is not decoded again, but still reported
-    assert "0 scanned, 8 unchanged, 0 failed, 1 unchanged with errors" in out, out + err
+    assert "0 scanned, 9 unchanged, 0 failed, 1 unchanged with errors" in out, out + err
 
 
 class KillWhileBusy(threading.Thread):
