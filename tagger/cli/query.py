@@ -7,6 +7,7 @@ people run in pipes, so its start-up time is most of its run time.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -53,7 +54,18 @@ def _instrument_cell(hit: TrackHit) -> Text:
     return cell or Text("-", style="dim")
 
 
-def _table(hits: list[TrackHit]) -> Table:
+def common_folder(paths: list[str]) -> str | None:
+    """The deepest folder holding every path, when there is one below the root: the table
+    names tracks relative to it (said once above it), so at 80 columns a name is not folded
+    mid-word behind the same long library prefix on every row."""
+    folders = {os.path.dirname(p) for p in paths}
+    if not folders or not all(os.path.isabs(f) for f in folders):
+        return None
+    common = os.path.commonpath(sorted(folders))
+    return common if common != os.path.dirname(common) else None  # not "/"
+
+
+def _table(hits: list[TrackHit], folder: str | None) -> Table:
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("path", overflow="fold", ratio=1)
     table.add_column("length", justify="right", no_wrap=True)
@@ -65,9 +77,9 @@ def _table(hits: list[TrackHit]) -> Table:
     table.add_column(header, width=widest)
     table.add_column("format", no_wrap=True)
     for hit, cell in zip(hits, cells):
-        table.add_row(printable(hit.path), format_duration(hit.duration), cell, hit.format or "")
+        shown = os.path.relpath(hit.path, folder) if folder else hit.path
+        table.add_row(printable(shown), format_duration(hit.duration), cell, hit.format or "")
     return table
-
 
 
 def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
@@ -216,7 +228,10 @@ def query_command(
     elif paths_only:
         _write_paths(hits, null=null)
     elif m3u is None and hits:
-        console.print(_table(hits))
+        folder = common_folder([h.path for h in hits[:TABLE_MAX_ROWS]])
+        if folder:
+            console.print(f"in {printable(folder)}{os.sep}", highlight=False, soft_wrap=True)
+        console.print(_table(hits, folder))
         if len(hits) > TABLE_MAX_ROWS:
             err_console.print(f"showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
                               " --paths or --json for all", style="dim")
