@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_model import count_macs  # noqa: E402
 
 from tagger.train.config import TrainConfig  # noqa: E402
-from tagger.train.heads import build_model, build_teacher, param_groups  # noqa: E402
-from tagger.train.loop import compute_loss  # noqa: E402
+from tagger.train.student import build_model, param_groups  # noqa: E402
+from tagger.train.teacher import build_teacher  # noqa: E402
+from tagger.train.losses import compute_loss  # noqa: E402
 
 # name -> TrainConfig overrides. Students run at 16 kHz with 64 mel bands (a 4x cheaper input).
 VARIANTS: dict[str, dict] = {

@@ -134,6 +134,12 @@ def test_cli_table_and_no_match(store: Store) -> None:
     assert result.exit_code == 0, result.output
     assert "So What.flac" in result.stdout and "saxophone" in result.stdout
     assert "2 tracks" in result.stdout
+    # Named relative to the folder they share, said once above the table.
+    lines = result.stdout.splitlines()
+    assert lines[0] == "in /music/jazz/" and lines[1].split()[0] == "path"
+    assert "/music/jazz/So What.flac" not in result.stdout
+    everything = invoke(store.path, "--status", "all").stdout
+    assert everything.splitlines()[0] == "in /music/" and "jazz/So What.flac" in everything
     result = invoke(store.path, "--has", "guitar", "--has", "sax")
     assert result.exit_code == 0
     assert "no tracks match" in result.output

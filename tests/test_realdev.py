@@ -6,6 +6,7 @@ realdev tests need ../shared/data/real and are skipped without it.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -78,6 +79,19 @@ def test_examples_benchmark_scores_a_real_scan_against_the_answers() -> None:
     res = run_examples(None, workers=1)
     assert res["right"] + res["missed"] == 32  # instruments in ANSWERS.json
     assert res["precision"] >= 0.75 and res["recall"] >= 0.65  # tagger-fast 0.3: 0.76 / 0.69
+
+    from rich.console import Console
+
+    from tagger.cli.eval_bench import print_examples
+
+    screen = Console(file=io.StringIO(), width=80, force_terminal=False)
+    print_examples(res, screen)
+    text = screen.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    words = set(text.replace(",", " ").split())
+    for name, track in res["tracks"].items():  # whole names: none cut or broken across lines
+        assert name in words
+        assert set(track["reported"]) | set(track["missed"]) <= words
 
 
 @pytest.mark.slow

@@ -82,6 +82,24 @@ def test_query_filters_select_tracks(lib, tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "unknown instrument" in unknown.output
 
 
+def test_tag_takes_the_same_filters_as_query(lib, tmp_path: Path) -> None:
+    """One option group for both commands: comma-separated formats, --path-contains."""
+    result = tag(tmp_path, "--has", "vocals", "--format", "flac,m4a", "--path-contains",
+                 "TRACK_M4", "--jsonl")
+    assert result.exit_code == 0, result.output
+    assert [Path(json.loads(line)["path"]).name for line in result.output.splitlines()] == [
+        "track_m4a.m4a"]
+    def option_rows(command: str) -> dict[str, str]:
+        shown = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"}).output
+        rows = (" ".join(line.strip("│ ").split()) for line in shown.splitlines())
+        return {row.split()[0]: row for row in rows if row.startswith("--")}
+
+    query, tag_help = option_rows("query"), option_rows("tag")
+    for option in ("--has", "--any", "--not", "--min-score", "--min-coverage", "--role",
+                   "--path", "--path-contains", "--format"):
+        assert option in query and query[option] == tag_help.get(option), option
+
+
 def test_failures_exit_1_with_a_summary_and_the_rest_is_tagged(lib, tmp_path: Path) -> None:
     os.chmod(lib["flac"], 0o444)
     result = tag(tmp_path, str(tmp_path / "music"), str(tmp_path / "nowhere.mp3"))

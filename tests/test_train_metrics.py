@@ -11,7 +11,8 @@ import torch
 
 from tagger.train.config import DEFAULT_PRETRAINED, TrainConfig
 from tagger.train.example import Example
-from tagger.train.heads import build_model, build_teacher, data_rate, param_groups, resample
+from tagger.train.student import build_model, param_groups
+from tagger.train.teacher import build_teacher, data_rate, resample
 from tagger.train.loop import train
 from tagger.train.metrics import (average_precision, best_f1_threshold, calibrate_thresholds,
                                   confusion_matrix, evaluate, roc_auc,

@@ -7,7 +7,9 @@ import json
 import math
 
 import typer
+from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tagger.cli.common import console
 
@@ -41,18 +43,30 @@ def print_realdev(res: dict) -> None:
                       highlight=False)
 
 
-def print_examples(res: dict) -> None:
-    table = Table(title=f"{res['model']} on examples/library")
-    for col in ("track", "reported", "wrong", "missed", "lead"):
-        table.add_column(col, overflow="fold")
-    for name, t in res["tracks"].items():
-        lead = t["lead"] or "-"
-        if t["lead"] != t["true_lead"]:
-            lead += f" (is {t['true_lead']})"
-        table.add_row(name[:22], ", ".join(t["reported"]), ", ".join(t["wrong"]),
-                      ", ".join(t["missed"]), lead)
-    console.print(table)
-    console.print(f"precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  "
+def example_rows(track: dict) -> list[tuple[str, str]]:
+    """A track's answer as (label, value) lines, empty ones left out: what the scan reported,
+    which of that is wrong, what it missed, and its lead (with the true one when it differs)."""
+    lead = track["lead"] or "-"
+    if track["lead"] != track["true_lead"]:
+        lead += f" (is {track['true_lead'] or '-'})"
+    rows = [(label, ", ".join(track[key])) for label, key in
+            (("reported", "reported"), ("wrong", "wrong"), ("missed", "missed"))]
+    return [(label, value) for label, value in rows if value] + [("lead", lead)]
+
+
+def print_examples(res: dict, out: Console = console) -> None:
+    """A block per track (name, then its answer lines indented): instrument names never break
+    at 80 columns, where a five-column table cut them and the track names in half."""
+    out.print(f"{res['model']} on examples/library", highlight=False)
+    for name, track in res["tracks"].items():
+        out.print(Text(name, style="bold"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True, min_width=10)
+        grid.add_column()
+        for label, value in example_rows(track):
+            grid.add_row(f"  {label}", Text(value, style="red" if label == "wrong" else ""))
+        out.print(grid)
+    out.print(f"precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  "
                   f"({res['right']} right, {res['wrong']} wrong, {res['missed']} missed)  "
                   f"lead {_fmt(res['lead_accuracy'])}  scan {res['x_realtime']}x real time",
                   highlight=False)

@@ -7,6 +7,7 @@ people run in pipes, so its start-up time is most of its run time.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,9 +20,11 @@ from rich.text import Text
 from tagger.cli.app import app
 from tagger.cli.common import (DbOption, QuietOption, check_output_folder, console, err_console,
                                fail, plural, print_line, silence_stdout, store_session)
+from tagger.cli.track_filters import (AnyNames, Formats, MinCoverage, MinScore, Names, NotNames,
+                                     PathContains, PathGlob, Role, filter_spec, option)
 from tagger.printable import printable, printable_bytes
-from tagger.query import (QueryError, QuerySpec, TrackHit, UnknownInstrumentError, m3u_bytes,
-                          m3u_fits, run_query, write_m3u)
+from tagger.query import (QueryError, TrackHit, UnknownInstrumentError, m3u_bytes, m3u_fits,
+                          run_query, write_m3u)
 
 # A terminal table of 10,000 rows helps nobody and takes seconds to lay out; past this many the
 # table stops with a note pointing at --limit/--paths/--json (which always give everything).
@@ -53,7 +56,18 @@ def _instrument_cell(hit: TrackHit) -> Text:
     return cell or Text("-", style="dim")
 
 
-def _table(hits: list[TrackHit]) -> Table:
+def common_folder(paths: list[str]) -> str | None:
+    """The deepest folder holding every path, when there is one below the root: the table
+    names tracks relative to it (said once above it), so at 80 columns a name is not folded
+    mid-word behind the same long library prefix on every row."""
+    folders = {os.path.dirname(p) for p in paths}
+    if not folders or not all(os.path.isabs(f) for f in folders):
+        return None
+    common = os.path.commonpath(sorted(folders))
+    return common if common != os.path.dirname(common) else None  # not "/"
+
+
+def _table(hits: list[TrackHit], folder: str | None) -> Table:
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("path", overflow="fold", ratio=1)
     table.add_column("length", justify="right", no_wrap=True)
@@ -65,9 +79,9 @@ def _table(hits: list[TrackHit]) -> Table:
     table.add_column(header, width=widest)
     table.add_column("format", no_wrap=True)
     for hit, cell in zip(hits, cells):
-        table.add_row(printable(hit.path), format_duration(hit.duration), cell, hit.format or "")
+        shown = os.path.relpath(hit.path, folder) if folder else hit.path
+        table.add_row(printable(shown), format_duration(hit.duration), cell, hit.format or "")
     return table
-
 
 
 def _write_paths(hits: list[TrackHit], *, null: bool = False) -> None:
@@ -117,70 +131,30 @@ QUERY_HELP = (
 )
 
 
-def complete_instruments(incomplete: str) -> list[str]:
-    """Shell completion for instrument options: classes, aliases and groups; after a comma
-    (``--any flute,cl``) the last name is completed and the ones before it kept."""
-    from tagger import taxonomy
-
-    head, comma, last = incomplete.rpartition(",")
-    words = sorted({*taxonomy.CLASSES, *taxonomy.ALIASES, *taxonomy.GROUPS})
-    return [head + comma + w for w in words if w.startswith(last.lower())]
-
-
-def complete_roles(incomplete: str) -> list[str]:
-    from tagger import taxonomy
-
-    return [w for w in (*taxonomy.ROLES, *taxonomy.ROLE_ALIASES) if w.startswith(incomplete.lower())]
-
-
-def _opt(*names: str, help: str, **kw: object) -> typer.models.OptionInfo:  # noqa: A002
-    """A ``typer.Option`` that hides the (empty-list) default in --help."""
-    return typer.Option(*names, help=help, show_default=False, **kw)  # type: ignore[arg-type]
-
-
-Names = Annotated[list[str], _opt(
-    "--has", autocompletion=complete_instruments,
-    help="Instrument that must be present (repeatable: all of them). Classes, aliases (sax,"
-         " vocals) or groups (guitar, strings, keys).")]
-AnyNames = Annotated[list[str], _opt(
-    "--any", autocompletion=complete_instruments,
-    help="At least one of these (comma-separated, repeatable).")]
-NotNames = Annotated[list[str], _opt(
-    "--not", autocompletion=complete_instruments,
-    help="Exclude tracks where this is present (repeatable).")]
-Formats = Annotated[list[str], _opt("--format", help="Only these formats (mp3, flac...;"
-                                    " comma-separated, repeatable).")]
-Unit = Optional[float]
-
-
 @app.command("query", help=QUERY_HELP)
 def query_command(
     has: Names = [],  # noqa: B006 (typer needs a literal default)
     any_: AnyNames = [],  # noqa: B006
     not_: NotNames = [],  # noqa: B006
-    min_score: Annotated[Unit, _opt("--min-score", min=0.0, max=1.0,
-                                    help="Asked instruments need at least this score.")] = None,
-    min_coverage: Annotated[Unit, _opt("--min-coverage", min=0.0, max=1.0,
-                                       help="Asked instruments need at least this fraction of"
-                                       " the track.")] = None,
-    role: Annotated[Optional[str], _opt("--role", autocompletion=complete_roles, help="foreground (or lead, solo) or"
-                                        " background (or accompaniment, backing).")] = None,
-    path: Annotated[Optional[str], _opt("--path", help="Only paths matching this glob"
-                                        " (e.g. '*/Jazz/*').")] = None,
-    path_contains: Annotated[Optional[str], _opt("--path-contains", help="Only paths containing"
-                                                 " this text (any case).")] = None,
+    min_score: MinScore = None,
+    min_coverage: MinCoverage = None,
+    role: Role = None,
+    path: PathGlob = None,
+    path_contains: PathContains = None,
     formats: Formats = [],  # noqa: B006
     status: Annotated[str, typer.Option("--status", help="ok, error or all.")] = "ok",
-    limit: Annotated[Optional[int], _opt("--limit", min=0, help="At most this many tracks"
-                                         " (best first).")] = None,
-    as_json: Annotated[bool, _opt("--json", help="A JSON array.")] = False,
-    as_jsonl: Annotated[bool, _opt("--jsonl", help="One JSON object per line.")] = False,
-    paths_only: Annotated[bool, _opt("--paths", help="Only paths, one per line (for"
-                                     " piping; control characters escaped).")] = False,
-    null: Annotated[bool, _opt("--null", "-0", help="With --paths: end each path with NUL, not"
-                               " a newline, and keep its exact bytes (for xargs -0).")] = False,
-    m3u: Annotated[Optional[Path], _opt("--m3u", dir_okay=False, help="Write the matches as an"
-                                        " extended M3U playlist (- for standard output).")] = None,
+    limit: Annotated[Optional[int], option(
+        "--limit", min=0, help="At most this many tracks (best first).")] = None,
+    as_json: Annotated[bool, option("--json", help="A JSON array.")] = False,
+    as_jsonl: Annotated[bool, option("--jsonl", help="One JSON object per line.")] = False,
+    paths_only: Annotated[bool, option(
+        "--paths", help="Only paths, one per line (for piping; control characters escaped).")] = False,
+    null: Annotated[bool, option(
+        "--null", "-0", help="With --paths: end each path with NUL, not a newline, and keep its"
+        " exact bytes (for xargs -0).")] = False,
+    m3u: Annotated[Optional[Path], option(
+        "--m3u", dir_okay=False,
+        help="Write the matches as an extended M3U playlist (- for standard output).")] = None,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -195,12 +169,10 @@ def query_command(
     check_output_folder(None if m3u_to_stdout else m3u)
     if status not in ("ok", "error", "all"):
         fail(f"--status must be ok, error or all, not {status!r}")
-    spec = QuerySpec(
-        has=has, any=any_, not_=not_, min_score=min_score, min_coverage=min_coverage, role=role,
-        path_glob=path, path_contains=path_contains,
-        formats=[f for value in formats for f in value.split(",")],
-        status=None if status == "all" else status, limit=limit,
-    )
+    spec = filter_spec(has=has, any_=any_, not_=not_, min_score=min_score,
+                       min_coverage=min_coverage, role=role, path=path,
+                       path_contains=path_contains, formats=formats,
+                       status=None if status == "all" else status, limit=limit)
     with store_session(db, must_exist=True, quiet=quiet) as store:
         try:
             hits = run_query(store, spec)
@@ -216,7 +188,10 @@ def query_command(
     elif paths_only:
         _write_paths(hits, null=null)
     elif m3u is None and hits:
-        console.print(_table(hits))
+        folder = common_folder([h.path for h in hits[:TABLE_MAX_ROWS]])
+        if folder:
+            console.print(f"in {printable(folder)}{os.sep}", highlight=False, soft_wrap=True)
+        console.print(_table(hits, folder))
         if len(hits) > TABLE_MAX_ROWS:
             err_console.print(f"showing {TABLE_MAX_ROWS} of {len(hits):,} tracks; use --limit,"
                               " --paths or --json for all", style="dim")

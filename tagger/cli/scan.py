@@ -68,8 +68,12 @@ def scan_command(
     with store_session(db, read_only=False, quiet=quiet) as store:
         on_written = None
         if write_tags:
-            from tagger.cli.scan_tags import TagWriterHook
-            on_written = TagWriterHook(store, quiet=quiet, options=tagging)
+            from tagger.tags.writer import TagWriter
+
+            def report_failure(outcome) -> None:
+                print_line(error_line(outcome.path, f"tags not written: {outcome.error}"), err=True)
+
+            on_written = TagWriter(store, options=tagging, on_error=report_failure)
         try:
             with RichProgress(quiet, err_console) as progress:
                 report = scan([str(p) for p in paths], store=store, options=options,

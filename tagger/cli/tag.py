@@ -20,6 +20,8 @@ from tagger.cli.common import (
     EXIT_FAILED, DbOption, QuietOption, console, err_console, error_line, fail, print_line,
     store_session, styled,
 )
+from tagger.cli.track_filters import (AnyNames, Formats, MinCoverage, MinScore, Names, NotNames,
+                                     PathContains, PathGlob, Role, filter_spec, filters_given)
 from tagger.cli.tag_options import (DEFAULT_ID3_VERSION, DEFAULT_SEPARATOR, Id3VersionOption,
                                    MultiValueOption, SeparatorOption, tag_options)
 from tagger.printable import printable
@@ -27,6 +29,7 @@ from tagger.store.db import Store, display_path, path_key
 from tagger.store.lookups import all_track_ids, track_id_for_key, track_ids_under
 
 if TYPE_CHECKING:  # tagger.tags loads mutagen (0.1-0.3 s): imported where a command needs it
+    from tagger.query import QuerySpec
     from tagger.tags import TagOptions, TagOutcome
 
 _SYMBOL = {"add": ("+", "green"), "change": ("~", "yellow"), "remove": ("-", "red")}
@@ -59,13 +62,9 @@ def tracks_for_paths(store: Store, paths: list[Path]) -> tuple[list[int], list[s
     return list(dict.fromkeys(ids)), missing
 
 
-def _query_ids(store: Store, has: list[str], any_: list[str], not_: list[str],
-               min_score: float | None, min_coverage: float | None, role: str | None,
-               formats: list[str]) -> list[int]:
-    from tagger.query import QueryError, QuerySpec, UnknownInstrumentError, run_query
+def _query_ids(store: Store, spec: "QuerySpec") -> list[int]:
+    from tagger.query import QueryError, UnknownInstrumentError, run_query
 
-    spec = QuerySpec(has=has, any=any_, not_=not_, min_score=min_score,
-                     min_coverage=min_coverage, role=role, formats=formats)
     try:
         return [hit.track_id for hit in run_query(store, spec)]
     except (QueryError, UnknownInstrumentError) as exc:
@@ -112,18 +111,15 @@ def tag_command(
     paths: Annotated[Optional[list[Path]], typer.Argument(
         help="Files or folders already scanned.", show_default=False)] = None,
     db: DbOption = None,
-    has: Annotated[Optional[list[str]], typer.Option(
-        "--has", help="Only tracks with this instrument (repeatable: all of them).")] = None,
-    any_: Annotated[Optional[list[str]], typer.Option(
-        "--any", help="Only tracks with any of these (comma-separated).")] = None,
-    not_: Annotated[Optional[list[str]], typer.Option(
-        "--not", help="Leave out tracks with this instrument.")] = None,
-    min_score: Annotated[Optional[float], typer.Option(
-        "--min-score", help="Asked instruments need at least this score (0-1).")] = None,
-    min_coverage: Annotated[Optional[float], typer.Option(
-        "--min-coverage", help="...and cover at least this fraction of the track.")] = None,
-    role: Annotated[Optional[str], typer.Option("--role", help="foreground (or lead) or background.")] = None,
-    formats: Annotated[Optional[list[str]], typer.Option("--format", help="Only this format.")] = None,
+    has: Names = [],  # noqa: B006 (typer needs a literal default)
+    any_: AnyNames = [],  # noqa: B006
+    not_: NotNames = [],  # noqa: B006
+    min_score: MinScore = None,
+    min_coverage: MinCoverage = None,
+    role: Role = None,
+    path: PathGlob = None,
+    path_contains: PathContains = None,
+    formats: Formats = [],  # noqa: B006
     all_: Annotated[bool, typer.Option("--all", help="Every track in the store.")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the fields each file would gain, change or lose; touch nothing.")] = False,
@@ -145,8 +141,10 @@ def tag_command(
             fail("--read takes one file and no other action")
         _read(read, as_json, options)
         return
-    query = [has, any_, not_, formats, min_score, min_coverage, role]
-    use_query = any(q not in (None, []) for q in query)
+    spec = filter_spec(has=has, any_=any_, not_=not_, min_score=min_score,
+                       min_coverage=min_coverage, role=role, path=path,
+                       path_contains=path_contains, formats=formats)
+    use_query = filters_given(spec)
     if not paths and not use_query and not all_:
         fail("say which tracks: PATH..., query filters (--has/--any/--not...) or --all")
 
@@ -157,8 +155,7 @@ def tag_command(
         else:
             ids = all_track_ids(store)
         if use_query:
-            wanted = set(_query_ids(store, has or [], any_ or [], not_ or [], min_score,
-                                    min_coverage, role, formats or []))
+            wanted = set(_query_ids(store, spec))
             ids = [i for i in ids if i in wanted]
         counts = _run(store, ids, missing, dry_run=dry_run, remove=remove, jsonl=jsonl,
                       quiet=quiet, options=options)

@@ -5,7 +5,8 @@
 - :mod:`tagger.tags.formats`: the containers (mutagen class, save routine, audio location);
 - :mod:`tagger.tags.files`: read / change / atomically rewrite one file, verified;
 - :mod:`tagger.tags.backups`: what our fields replaced, kept in the store for ``--remove``;
-- :mod:`tagger.tags.apply`: :func:`tag_tracks`, the store-driven loop used by the CLI and scan.
+- :mod:`tagger.tags.apply`: :func:`tag_tracks`, the store-driven loop used by the CLI and scan;
+- :mod:`tagger.tags.writer`: :class:`TagWriter`, which tags each batch a scan stores (``on_written``).
 
 Names are imported on first use (PEP 562): ``import tagger.tags.fields`` loads the field
 declarations only, not the store-driven loop and the database behind it.
@@ -23,12 +24,13 @@ if TYPE_CHECKING:
     from tagger.tags.fields import FIELDS, Field
     from tagger.tags.files import FieldChange, FileState, read_fields, update_file
     from tagger.tags.options import DEFAULT_OPTIONS, TagOptions
+    from tagger.tags.writer import TagWriter
 
 _EXPORTS = {
     "TagOutcome": "apply", "desired_fields": "apply", "summarize": "apply", "tag_tracks": "apply",
     "FIELDS": "fields", "Field": "fields", "FieldChange": "files", "FileState": "files",
     "read_fields": "files", "update_file": "files", "TagError": "errors",
-    "DEFAULT_OPTIONS": "options", "TagOptions": "options",
+    "DEFAULT_OPTIONS": "options", "TagOptions": "options", "TagWriter": "writer",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -23,7 +23,8 @@ from typing import Any
 from tagger.model.card import ModelCard
 from tagger.model.registry import find_card
 from tagger.train.config import TrainConfig
-from tagger.train.heads import config_from_card, data_rate
+from tagger.train.student import config_from_card
+from tagger.train.teacher import data_rate
 from tagger.train.humanlabels import LABELS_SET, label_eval_set, open_label_inputs
 from tagger.train.example import Example, ExampleSource
 from tagger.train.data.userdata import FileSource

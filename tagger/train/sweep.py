@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from tagger.train.config import ConfigError, TrainConfig
-from tagger.train.heads import data_rate, resample
+from tagger.train.teacher import data_rate, resample
 from tagger.train.labelled import ClipSource, DataError, Warn, decode_files, read_labelled, source_folds
 from tagger.train.loop import train
 from tagger.train.metrics import selection_score

@@ -1,4 +1,4 @@
-"""Build the network to train, keep AudioSet's knowledge in it, and the teacher to distil from.
+"""Build the network to train and keep AudioSet's knowledge in it.
 
 The measured lesson (../shared/MODEL-NOTES.md) is that mn04's AudioSet outputs, mapped to our
 classes, beat a classifier trained afresh on our data. So the default head is *those outputs*:
@@ -11,8 +11,8 @@ classes, beat a classifier trained afresh on our data. So the default head is *t
 - ``linear``: one row per class, initialised from the mean of the class's AudioSet rows when
   the widths match (else random): the form a smaller student distilled later will use.
 
-A distillation term pulls the student's class probabilities towards the frozen teacher's
-(mn04 + the same map, or any installed model), so classes with thin data do not collapse.
+The teacher the student is pulled towards is :mod:`tagger.train.teacher`; the losses are
+:mod:`tagger.train.losses`.
 """
 
 from __future__ import annotations
@@ -21,17 +21,14 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-from torch import Tensor, nn
-from torch.nn import functional as F
+from torch import Tensor
 
 from tagger.model.card import FrontendConfig, ModelCard
 from tagger.model.frontend import LogMel
-from tagger.model.network import AUDIOSET_CLASSES, AUDIOSET_MAP, AudioSetMapHead, TaggerNet, build_network
-from tagger.model.mobilenet import MobileNetV3Audio
+from tagger.model.network import AUDIOSET_MAP, TaggerNet, build_network
 from tagger.train.config import ConfigError, TrainConfig
 
-TEACHER_SAMPLE_RATE = 32000
-TEACHER_WIDTH = 0.4
+MN04_WIDTH = 0.4  # the AudioSet checkpoint (mn04) the student and the teacher start from
 LAST_LAYER = "classifier.5"
 
 
@@ -84,8 +81,8 @@ def load_pretrained(path: str) -> dict[str, Tensor]:
 
 def init_from_audioset(net: TaggerNet, config: TrainConfig, state: dict[str, Tensor]) -> None:
     """Copy mn04 into ``net.backbone`` and seed its last layer from the mapped AudioSet rows."""
-    if config.width_mult != TEACHER_WIDTH:
-        raise ConfigError(f"init 'audioset' needs width_mult {TEACHER_WIDTH} (mn04); "
+    if config.width_mult != MN04_WIDTH:
+        raise ConfigError(f"init 'audioset' needs width_mult {MN04_WIDTH} (mn04); "
                           f"got {config.width_mult}: use init = 'scratch' and distil instead")
     weight, bias = state[f"{LAST_LAYER}.weight"], state[f"{LAST_LAYER}.bias"]
     body = {k: v for k, v in state.items() if not k.startswith(LAST_LAYER + ".")}
@@ -98,90 +95,6 @@ def init_from_audioset(net: TaggerNet, config: TrainConfig, state: dict[str, Ten
     body[f"{LAST_LAYER}.weight"], body[f"{LAST_LAYER}.bias"] = new_w, new_b
     # strict=True: every mn04 tensor must land somewhere, or the architecture drifted.
     net.backbone.load_state_dict(body, strict=True)
-
-
-def resample(wave: Tensor, rate_in: int, rate_out: int) -> Tensor:
-    """Band-limited resampling of a [B, T] batch by FFT zero-padding/truncation.
-
-    Only for feeding the teacher when the student runs at another rate; exact for the clip
-    treated as periodic, which is fine for whole training clips.
-    """
-    if rate_in == rate_out:
-        return wave
-    n_in = wave.shape[-1]
-    n_out = int(round(n_in * rate_out / rate_in))
-    spec = torch.fft.rfft(wave.float(), dim=-1)
-    bins = n_out // 2 + 1
-    if bins <= spec.shape[-1]:
-        spec = spec[..., :bins]
-    else:
-        spec = F.pad(spec, (0, bins - spec.shape[-1]))
-    return torch.fft.irfft(spec, n=n_out, dim=-1) * (n_out / n_in)
-
-
-class Teacher(nn.Module):
-    """A frozen model whose class probabilities the student is pulled towards.
-
-    Wraps either mn04 + the AudioSet class map or an installed model, takes the training batch
-    at ``input_rate`` (``data_rate(config)``, so a 32 kHz teacher hears full-band audio while a
-    16 kHz student gets a downsampled copy) and returns logits in the student's class order;
-    ``known`` marks the classes the teacher has (the others are left out of the loss).
-    """
-
-    def __init__(self, net: TaggerNet, sample_rate: int, classes: list[str], input_rate: int):
-        super().__init__()
-        self.net = net.eval().requires_grad_(False)
-        self.sample_rate = sample_rate
-        self.input_rate = input_rate
-        teacher_classes = list(net.classes)
-        self.register_buffer("index", torch.tensor(
-            [teacher_classes.index(c) if c in teacher_classes else 0 for c in classes]))
-        self.register_buffer("known", torch.tensor([c in teacher_classes for c in classes]))
-        if not bool(self.known.any()):
-            raise ConfigError("the teacher knows none of the classes being trained")
-
-    def train(self, mode: bool = True) -> "Teacher":
-        return super().train(False)  # always frozen, BatchNorm included
-
-    @torch.no_grad()
-    def forward(self, wave: Tensor) -> Tensor:
-        wave = resample(wave, self.input_rate, self.sample_rate)
-        presence, _ = self.net(wave)
-        return presence.float()[:, self.index]
-
-
-def teacher_rate(config: TrainConfig) -> int | None:
-    """The teacher's sample rate (``None`` without distillation), read from its card."""
-    if config.distill_weight <= 0:
-        return None
-    if config.teacher == "audioset":
-        return TEACHER_SAMPLE_RATE
-    from tagger.model.registry import find_card
-
-    return ModelCard.load(find_card(config.teacher)).sample_rate
-
-
-def data_rate(config: TrainConfig) -> int:
-    """The rate training audio is made at: the higher of the student's and the teacher's."""
-    return max(config.sample_rate, teacher_rate(config) or 0)
-
-
-def build_teacher(config: TrainConfig) -> Teacher | None:
-    """The frozen teacher the config asks for, or ``None`` when distillation is off."""
-    if config.distill_weight <= 0:
-        return None
-    if config.teacher == "audioset":
-        backbone = MobileNetV3Audio(TEACHER_WIDTH, AUDIOSET_CLASSES)
-        backbone.load_state_dict(load_pretrained(config.pretrained), strict=True)
-
-        mapped = [c for c in config.classes if AUDIOSET_MAP.get(c)]
-        head = AudioSetMapHead(mapped, AUDIOSET_MAP, config.combine)
-        net = TaggerNet(LogMel(FrontendConfig(), TEACHER_SAMPLE_RATE), backbone, head, mapped)
-        return Teacher(net, TEACHER_SAMPLE_RATE, config.classes, data_rate(config))
-    from tagger.model.registry import load_model
-
-    net, card = load_model(config.teacher)
-    return Teacher(net, card.sample_rate, config.classes, data_rate(config))
 
 
 def build_model(config: TrainConfig) -> tuple[TaggerNet, ModelCard]:
@@ -218,14 +131,6 @@ def config_from_card(config: TrainConfig, card: ModelCard) -> TrainConfig:
         width_mult=float(card.architecture.get("width_mult", config.width_mult)),
         role_head=bool(card.architecture.get("role_head")),
         head="audioset_rows" if head == "audioset_map" else "linear")
-
-
-def distillation_loss(student: Tensor, teacher: Tensor, known: Tensor) -> Tensor:
-    """BCE of the student's logits against the teacher's probabilities, over classes it knows."""
-    target = torch.sigmoid(teacher)
-    loss = F.binary_cross_entropy_with_logits(student.float(), target, reduction="none")
-    weight = known.to(loss.dtype).expand_as(loss)
-    return (loss * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 def param_groups(net: TaggerNet, config: TrainConfig) -> list[dict[str, Any]]:
