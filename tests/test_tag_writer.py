@@ -8,7 +8,7 @@ from pathlib import Path
 import mutagen
 
 from audiofiles import tone, write_audio
-from tagger.scan import ScanOptions, scan
+from tagger import ScanOptions, scan
 from tagger.store import Store
 from tagger.tags import TagWriter
 
