@@ -2,7 +2,7 @@
 
 Layers (docs/ARCHITECTURE.md): the entry points (the CLI) may import features and the base;
 features (scan, tags, label, train, ...) may import each other without cycles, and the base;
-the base (model, decode, store, taxonomy, config, ...) imports nothing of ours above it. Every
+the base (model, audio, store, taxonomy, config, ...) imports nothing of ours above it. Every
 ``import`` of a ``tagger`` module counts, at module level or inside a function (a lazy import
 is still a dependency), read from the source with ``ast``, so the test needs nothing installed.
 """
@@ -31,10 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "tagger.train", "tagger.realdev", "tagger.evaluate",
     ),
     "base": (
-        "tagger.model", "tagger.decode", "tagger.decode_backends", "tagger.decode_mix",
-        "tagger.decode_quiet", "tagger.decode_sniff", "tagger.store", "tagger.taxonomy",
+        "tagger.model", "tagger.audio", "tagger.store", "tagger.taxonomy",
         "tagger.printable", "tagger.config", "tagger.errors", "tagger.lazy", "tagger.palette",
-        "tagger.spectrogram",
     ),
 }
 ORDER = ("entry", "features", "base")  # a layer may import its own and the ones after it

@@ -32,7 +32,7 @@ def read_clip(path: str, *, start: float, duration: float, sample_rate: int) -> 
 
     libsndfile seeks straight to the clip (fast on long tracks); files it cannot open, or whose
     header length it gets wrong (mp3 without a VBR header stops early), are streamed from the
-    start by ``tagger.decode`` (the scanner's own decoder) until the clip's end.
+    start by ``tagger.audio.decode`` (the scanner's own decoder) until the clip's end.
     """
     if duration <= 0 or start < 0:
         raise ValueError("need start >= 0 and duration > 0")
@@ -67,7 +67,7 @@ def _read_soundfile(path: str, *, start: float, duration: float, sample_rate: in
 def _read_stream(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
     """Stream the track from its start and keep only the clip (stops reading at its end)."""
     try:
-        from tagger.decode import DecodeError, decode_blocks
+        from tagger.audio.decode import DecodeError, decode_blocks
     except ImportError as exc:  # pragma: no cover - the decoder ships with tagger
         raise AudioError(f"cannot decode this file: {exc}") from None
     first = int(round(start * sample_rate))
@@ -108,7 +108,7 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
 
 def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = SPECTROGRAM_MELS,
                     n_fft: int = 2048, hop: int = 512) -> bytes:
-    """The clip's display spectrogram (:mod:`tagger.spectrogram`, as ``show --plot`` draws it)
+    """The clip's display spectrogram (:mod:`tagger.audio.spectrogram`, as ``show --plot`` draws it)
     as a PNG, low frequencies at the bottom, one pixel per frame and mel band.
 
     The page stretches the image and draws the axes itself, so it stays small (~430 x 128 for
@@ -119,7 +119,7 @@ def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = SPEC
     matplotlib.use("Agg")  # no display on a server
     from matplotlib import image
 
-    from tagger.spectrogram import log_mel_db
+    from tagger.audio.spectrogram import log_mel_db
 
     db = log_mel_db(samples, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
     buffer = io.BytesIO()
@@ -131,7 +131,7 @@ def frequency_ticks(sample_rate: int = SERVE_RATE, n_mels: int = SPECTROGRAM_MEL
                     ) -> list[dict[str, float | str]]:
     """Where the page labels its spectrogram's frequency axis: ``{"at": fraction of the image's
     height from the bottom, "label": "1k"}`` for the image :func:`spectrogram_png` makes."""
-    from tagger.spectrogram import mel_axis
+    from tagger.audio.spectrogram import mel_axis
 
     (bottom, top), ticks = mel_axis(sample_rate, n_mels, min_gap=0.08)  # the page's is ~190 px
     return [{"at": round((mel - bottom) / (top - bottom), 4), "label": label}

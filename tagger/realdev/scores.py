@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from tagger.chunking import frame
-from tagger.decode import DecodeError, decode
+from tagger.audio.decode import DecodeError, decode
 from tagger.model.card import ModelCard
 from tagger.realdev.sets import Item, data_dir
 

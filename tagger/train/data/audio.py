@@ -1,6 +1,6 @@
 """Small signal helpers shared by every part of the data engine.
 
-Why these live apart from :mod:`tagger.decode`: the data engine needs a few things a scan does
+Why these live apart from :mod:`tagger.audio.decode`: the data engine needs a few things a scan does
 not (level normalisation, activity envelopes, int16 storage), and it must keep working when the
 scan's decoder is absent or fails on an odd file, so loading falls back to soundfile + soxr.
 """
@@ -35,12 +35,12 @@ def _soundfile_read(path: str, sample_rate: int) -> np.ndarray:
 def load_audio(path: str, sample_rate: int) -> np.ndarray:
     """Decode ``path`` to mono float32 at ``sample_rate``.
 
-    Uses the scan's decoder (:func:`tagger.decode.decode`) so training and scanning read files the
+    Uses the scan's decoder (:func:`tagger.audio.decode.decode`) so training and scanning read files the
     same way, and falls back to soundfile + soxr when that fails (it reads a few old Vorbis files
     FFmpeg refuses). Any failure becomes an :class:`AudioLoadError`, so callers can skip the
     file with a warning instead of crashing.
     """
-    from tagger.decode import decode
+    from tagger.audio.decode import decode
 
     try:
         audio = decode(path, sample_rate=sample_rate)

@@ -42,7 +42,7 @@ def _warn_default(message: str) -> None:
 
 def _probe(files: Sequence[LabelledFile], where: str, warn: Warn) -> list[_Probed]:
     """Files whose header reads; one warning about the rest (checked before training starts)."""
-    from tagger.decode import probe
+    from tagger.audio.decode import probe
 
     good, bad = [], []
     for f in files:

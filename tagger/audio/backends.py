@@ -1,10 +1,10 @@
-"""Backends for :mod:`tagger.decode`: each opens one file and yields mono float32 at its own rate.
+"""Backends for :mod:`tagger.audio.decode`: each opens one file, yields mono float32 at its rate.
 
 Why three backends: libsndfile (``soundfile``) is fast and exact for the formats it knows, PyAV
 (bundled FFmpeg) reads everything else (m4a/aac, wma, ...), and ``audioread`` is the last resort
-when a system FFmpeg knows a codec the bundled one lacks. :mod:`tagger.decode` picks the order per
-format from measured speed (see ``benchmarks/bench_decode.py``); this module only knows how to
-read, mix down and report what each backend sees.
+when a system FFmpeg knows a codec the bundled one lacks. :mod:`tagger.audio.decode` picks the
+order per format from measured speed (see ``benchmarks/bench_decode.py``); this module only knows
+how to read, mix down and report what each backend sees.
 
 A backend's ``open`` raises :class:`NotReadable` when it cannot read the file at all (so the next
 backend is tried); errors while reading samples propagate unchanged and are turned into a
@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tagger.decode_mix import MixStats, columns, finish_mix, to_mono
-from tagger.decode_quiet import stderr_silenced
+from tagger.audio.mix import MixStats, columns, finish_mix, to_mono
+from tagger.audio.quiet import stderr_silenced
 from tagger.errors import TaggerError
 
 # About 4 MiB of float32 per read, whatever the channel count, so a 192 kHz 8-channel file costs
@@ -213,7 +213,7 @@ class PyAVSource:
 
         PyAV's ``container.decode`` raises on the first bad packet; players play on. A file
         with a glitch still tags fine, and real damage is caught by the bad-packet limit and
-        by ``tagger.decode`` comparing the decoded length with the header's."""
+        by ``tagger.audio.decode`` comparing the decoded length with the header's."""
         import av
 
         packets = 0
