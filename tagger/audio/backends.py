@@ -29,6 +29,9 @@ from tagger.errors import TaggerError
 # no more memory per step than a CD-quality one.
 READ_SAMPLES = 1 << 20
 
+# MPEG audio codecs: neither libsndfile nor FFmpeg seeks in them to the exact sample.
+MPEG_CODECS = ("mp1", "mp2", "mp3")
+
 # soundfile reports SF_COUNT_MAX (or 0) when the header carries no length (streamed FLAC).
 _UNKNOWN_FRAMES = 1 << 62
 
@@ -63,6 +66,8 @@ class Source(Protocol):
     position: int  # frames decoded so far, to say where a failure happened
 
     def chunks(self) -> Iterator[np.ndarray]: ...
+
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
 
@@ -122,12 +127,37 @@ class SoundfileSource:
             self.position += len(got)
             yield to_mono(columns(got), self.stats)
 
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None:
+        """Mono frames ``[first, first + count)`` (to the end if ``count`` is None) by seeking;
+        shorter at the end, empty past it. None where the seek may miss the sample: mp3 (mpg123's
+        length and seek may be guesses), Vorbis (in the last Ogg page it landed 48 samples late
+        in our test; FFmpeg's is exact) and files without a length (FLAC from a pipe)."""
+        if self.codec in MPEG_CODECS or self.codec == "vorbis" or self.declared_frames is None:
+            return None
+        if first >= self.declared_frames:
+            return np.zeros(0, np.float32)
+        with self._silence():
+            self._fh.seek(first)
+            got = self._fh.read(-1 if count is None else count, dtype="float32", always_2d=True)
+        self.position = first + len(got)
+        return to_mono(columns(got), self.stats)
+
     def close(self) -> None:
         self._fh.close()
 
 
 # ---------------------------------------------------------------------------------------------
 # PyAV (FFmpeg)
+
+# Containers whose timestamps put every decoded frame on its exact sample, so seeking and then
+# dropping what comes before the wanted sample gives what decoding from the start gives (tested
+# against it; AAC's noise substitution draws other noise after a seek, of the same spectrum,
+# so noisy bands differ in detail). Not mp3 (FFmpeg's mp3 seek lands on an estimate and skips no encoder delay: 1105
+# samples off in our test), not asf/wma (millisecond timestamps), not raw ADTS AAC (no index).
+_EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg", "flac", "wav", "aiff"})
+# Decoded before the wanted sample after a seek, so the decoder's state is warm there (AAC's
+# overlap needs one frame, Opus asks for 80 ms of pre-roll, Vorbis one block).
+SEEK_PREROLL_S = 0.25
 
 
 def _av_codec(name: str) -> str:
@@ -272,6 +302,37 @@ class PyAVSource:
         if pos and key is not None:
             yield self._mixed(out[:pos], first[:pos], key)
 
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None:
+        """Mono frames ``[first, first + count)`` (to the end if ``count`` is None) by seeking;
+        shorter at the end, empty past it. None where FFmpeg's seek is not sample-exact (see
+        ``_EXACT_SEEK_CONTAINERS``) or the seek landed after ``first``."""
+        st, rate = self._stream, self.sample_rate
+        exact = _EXACT_SEEK_CONTAINERS & set(self._container.format.name.split(","))
+        if not exact or self.codec in MPEG_CODECS or st.time_base is None:
+            return None
+        origin = st.start_time or 0  # the pts of the first sample a full decode yields
+        lead = max(0, first - int(SEEK_PREROLL_S * rate))
+        if lead:  # else decode from the start: a seek to 0 skips the AAC priming packet
+            self._container.seek(origin + int(lead / (rate * st.time_base)), stream=st)
+        pieces: list[np.ndarray] = []
+        end = None if count is None else first + count
+        for frame in self._frames():
+            if frame.pts is None:
+                return None
+            at = int(round((frame.pts - origin) * st.time_base * rate))
+            if not pieces and at > first:
+                return None  # landed after the wanted sample: no seek point before it
+            chans = self._frame_channels(frame)
+            if not chans or at + len(chans[0]) <= first:
+                continue
+            lo = max(0, first - at)
+            hi = len(chans[0]) if end is None else min(len(chans[0]), end - at)
+            pieces.append(to_mono([c[lo:hi] for c in chans], self.stats))
+            self.position = at + hi
+            if end is not None and at + hi >= end:
+                break
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
     def _mixed(self, summed: np.ndarray, first: np.ndarray, key: tuple[np.dtype[Any], int]
                ) -> np.ndarray:
         dtype, channels = key
@@ -324,6 +385,10 @@ class AudioreadSource:
         del buf[:nbytes]
         self.position += len(pcm)
         return to_mono(columns(pcm), self.stats)
+
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None:
+        """None: audioread cannot seek (the caller decodes from the start)."""
+        return None
 
     def close(self) -> None:
         self._fh.close()

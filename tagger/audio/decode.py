@@ -93,7 +93,8 @@ class DecodeError(TaggerError):
     """A track that cannot be decoded. ``str()`` is one line for users; ``kind`` is for code.
 
     kinds: ``not_found``, ``permission``, ``not_a_file``, ``empty`` (0 bytes, or no samples),
-    ``not_audio``, ``corrupt`` (truncated or damaged), ``io``.
+    ``not_audio``, ``corrupt`` (truncated or damaged), ``io``; ``past_end`` (a clip that starts
+    after the track's end, :func:`tagger.audio.clip.load_clip`).
     """
 
     def __init__(self, message: str, *, kind: str) -> None:

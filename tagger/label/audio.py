@@ -1,8 +1,9 @@
-"""Decode one clip of a track on the server: samples, a WAV for the page, a spectrogram PNG.
+"""One clip of a track for the page: a WAV to play and a spectrogram PNG.
 
-The browser never sees a path: the server turns a clip id into a track it scanned, decodes the
-window here and sends the bytes. Decoding server-side also means every format the scanner reads
-plays in the page, even those browsers cannot (wma, aiff).
+The browser never sees a path: the server turns a clip id into a track it scanned, reads the
+window with :func:`tagger.audio.clip.load_clip` (the scanner's decoder, seeking where that is
+exact) and sends the bytes made here. Decoding server-side also means every format the scanner
+reads plays in the page, even those browsers cannot (wma, aiff).
 """
 
 from __future__ import annotations
@@ -14,84 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
-import soxr
-
-from tagger.errors import TaggerError
 
 SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
 SPECTROGRAM_MELS = 128  # rows of the page's spectrogram image
-
-
-class AudioError(TaggerError):
-    """The clip cannot be read (file moved, changed or corrupt): one line for the user."""
-
-
-def read_clip(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples of ``[start, start + duration)`` at ``sample_rate``; may be shorter
-    than asked at the track's end.
-
-    libsndfile seeks straight to the clip (fast on long tracks); files it cannot open, or whose
-    header length it gets wrong (mp3 without a VBR header stops early), are streamed from the
-    start by ``tagger.audio.decode`` (the scanner's own decoder) until the clip's end.
-    """
-    if duration <= 0 or start < 0:
-        raise ValueError("need start >= 0 and duration > 0")
-    samples = _read_soundfile(path, start=start, duration=duration, sample_rate=sample_rate)
-    if samples is None:
-        samples = _read_stream(path, start=start, duration=duration, sample_rate=sample_rate)
-    return samples
-
-
-def _read_soundfile(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray | None:
-    """The clip via libsndfile's seek, or None to let the streaming decoder try."""
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(path) as fh:
-            if fh.format == "MPEG":  # see read_clip: its length may be a guess
-                return None
-            rate = fh.samplerate
-            first = int(round(start * rate))
-            if first >= fh.frames:
-                return None
-            fh.seek(first)
-            data = fh.read(int(round(duration * rate)), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
-        return None
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if rate != sample_rate and len(mono):
-        mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
-    return np.ascontiguousarray(mono, dtype=np.float32)
-
-
-def _read_stream(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
-    """Stream the track from its start and keep only the clip (stops reading at its end)."""
-    try:
-        from tagger.audio.decode import DecodeError, decode_blocks
-    except ImportError as exc:  # pragma: no cover - the decoder ships with tagger
-        raise AudioError(f"cannot decode this file: {exc}") from None
-    first = int(round(start * sample_rate))
-    last = first + int(round(duration * sample_rate))
-    pieces: list[np.ndarray] = []
-    pos = 0
-    blocks = decode_blocks(path, sample_rate=sample_rate, block_s=10.0)
-    try:
-        for block in blocks:
-            lo, hi = max(first - pos, 0), min(last - pos, len(block))
-            if hi > lo:
-                pieces.append(block[lo:hi].copy())
-            pos += len(block)
-            if pos >= last:
-                break
-    except DecodeError as exc:
-        raise AudioError(str(exc)) from None
-    except OSError as exc:
-        raise AudioError(f"cannot read the file: {exc.strerror or exc}") from None
-    finally:
-        blocks.close()  # type: ignore[attr-defined]
-    if not pieces:
-        raise AudioError(f"the track is shorter than {start:.1f} s now (changed since the scan?)")
-    return np.concatenate(pieces)
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
