@@ -44,10 +44,10 @@ def burst(seconds: float, on: tuple[float, float], freq: float = 440.0) -> np.nd
     return x
 
 
-def put(path: Path, seconds: float, sr: int, freq: float = 440.0) -> Path:
+def put(path: Path, seconds: float, sample_rate: int, freq: float = 440.0) -> Path:
     """Write a real audio file (codec from the extension) with its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_audio(path, tone(seconds, sr, freq=freq), sr)
+    return write_audio(path, tone(seconds, sample_rate, freq=freq), sample_rate)
 
 
 def closest_slice(signal: np.ndarray, part: np.ndarray) -> int:
