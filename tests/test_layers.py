@@ -188,6 +188,26 @@ def test_no_cycles_between_components(graph: dict[str, set[str]]) -> None:
     assert _cycles(between) == []
 
 
+AUDIO_LIBRARIES = {"soundfile", "av", "audioread", "librosa"}
+
+
+def test_only_tagger_audio_reads_audio() -> None:
+    """One audio loader (issue 13): every other module decodes through tagger.audio, so a file
+    sounds the same to the scan, the plot, the label page and training."""
+    readers = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                used = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                used = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            if used & AUDIO_LIBRARIES:
+                readers.add(name)
+    assert readers and all(m.startswith("tagger.audio.") for m in readers), sorted(readers)
+
+
 def test_the_walk_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
     known = {"tagger.a", "tagger.b", "tagger.b.c", "tagger.d"}
     tree = ast.parse("def f():\n    from tagger.b import c\n    import tagger.d.x\n"
