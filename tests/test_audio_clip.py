@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from tagger.audio.decode import decode
 
 RATE = 44100
 # Where a backend seeks to the exact sample; the others are streamed from the start.
-SEEKS = {".wav", ".flac", ".aiff", ".ogg", ".opus", ".m4a"}
+SEEKS = {".wav", ".flac", ".aiff", ".mp3", ".ogg", ".opus", ".m4a"}
 
 
 def partials(seconds: float, rate: int = RATE) -> np.ndarray:
@@ -54,9 +55,22 @@ def test_a_clip_is_the_same_slice_of_the_whole_decode(tracks: dict[str, Path], e
 @pytest.mark.parametrize("ext", FORMATS)
 def test_the_formats_that_seek_exactly_do_not_decode_from_the_start(tracks: dict[str, Path],
                                                                     ext: str) -> None:
-    """mp3 (estimated seeks, encoder delay) and wma (millisecond timestamps) are streamed."""
+    """wma (millisecond timestamps) is streamed; mp3 seeks with its Xing header (lame's)."""
     seeked = _seeked(tracks[ext], 32000, 6 * 32000, 32000)
     assert (seeked is not None) == (ext in SEEKS)
+
+
+def test_an_mp3_without_a_length_header_is_streamed_and_still_exact(tmp_path: Path) -> None:
+    """Without a Xing/Info header libsndfile guesses the length (and stops or fails there) and
+    FFmpeg seeks to an estimate and skips no encoder delay: the clip is cut from the stream."""
+    src = write_audio(tmp_path / "src.wav", partials(12.0), RATE)
+    path = tmp_path / "vbr.mp3"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(src), "-c:a", "libmp3lame",
+                    "-q:a", "5", "-write_xing", "0", str(path)], check=True)
+    assert _seeked(path, 32000, 5 * 32000, 64000) is None
+    clip = load_clip(path, sample_rate=32000, start_s=5.0, duration_s=2.0)
+    np.testing.assert_allclose(clip, decode(path, sample_rate=32000)[5 * 32000:7 * 32000],
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("ext", [".wav", ".ogg", ".m4a", ".mp3", ".wma"])

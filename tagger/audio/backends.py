@@ -129,10 +129,13 @@ class SoundfileSource:
 
     def read_span(self, first: int, count: int | None) -> np.ndarray | None:
         """Mono frames ``[first, first + count)`` (to the end if ``count`` is None) by seeking;
-        shorter at the end, empty past it. None where the seek may miss the sample: mp3 (mpg123's
-        length and seek may be guesses), Vorbis (in the last Ogg page it landed 48 samples late
-        in our test; FFmpeg's is exact) and files without a length (FLAC from a pipe)."""
-        if self.codec in MPEG_CODECS or self.codec == "vorbis" or self.declared_frames is None:
+        shorter at the end, empty past it. None where the seek may miss the sample: Vorbis (in
+        the last Ogg page it landed 48 samples late in our test; FFmpeg's is exact), MPEG audio
+        in another container, files without a length (FLAC from a pipe). An mp3 reaches
+        libsndfile only with a Xing/Info header that matches the file (:mod:`tagger.audio.
+        decode`), and there mpg123's seek is exact (tested, CBR and VBR)."""
+        mpeg_elsewhere = self.codec in MPEG_CODECS and self._fh.format != "MP3"
+        if mpeg_elsewhere or self.codec == "vorbis" or self.declared_frames is None:
             return None
         if first >= self.declared_frames:
             return np.zeros(0, np.float32)

@@ -1,9 +1,10 @@
 """One clip of a track (a label-page clip, a training crop), read by seeking where that is exact.
 
 The same samples as the same slice of :func:`tagger.audio.decode.decode` (tested per format),
-without decoding what comes before: libsndfile seeks in wav/aiff/flac, FFmpeg in m4a and Ogg
-(Vorbis, Opus) by their timestamps (``read_span`` of :mod:`tagger.audio.backends`). Where a
-seek may miss the sample (mp3, wma, raw streams), or the seek finds less than the header
+without decoding what comes before: libsndfile seeks in wav/aiff/flac and in mp3s with a
+header that matches the file, FFmpeg in m4a and Ogg (Vorbis, Opus) by their timestamps
+(``read_span`` of :mod:`tagger.audio.backends`). Where a seek may miss the sample (other mp3s,
+wma, raw streams), or the seek finds less than the header
 promises or fails (a damaged file, a start past the end), the track is streamed from its start
 by :func:`~tagger.audio.decode.decode_blocks` up to the clip's end: that is exact, and says
 what is wrong in the decoder's words.
