@@ -29,7 +29,7 @@ from tagger.errors import TaggerError
 # no more memory per step than a CD-quality one.
 READ_SAMPLES = 1 << 20
 
-# MPEG audio codecs: neither libsndfile nor FFmpeg seeks in them to the exact sample.
+# MPEG audio: FFmpeg seeks in it to an estimate; libsndfile exactly, in the mp3s decode gives it.
 MPEG_CODECS = ("mp1", "mp2", "mp3")
 
 # soundfile reports SF_COUNT_MAX (or 0) when the header carries no length (streamed FLAC).
@@ -152,11 +152,10 @@ class SoundfileSource:
 # ---------------------------------------------------------------------------------------------
 # PyAV (FFmpeg)
 
-# Containers whose timestamps put every decoded frame on its exact sample, so seeking and then
-# dropping what comes before the wanted sample gives what decoding from the start gives (tested
-# against it; AAC's noise substitution draws other noise after a seek, of the same spectrum,
-# so noisy bands differ in detail). Not mp3 (FFmpeg's mp3 seek lands on an estimate and skips no encoder delay: 1105
-# samples off in our test), not asf/wma (millisecond timestamps), not raw ADTS AAC (no index).
+# Containers whose timestamps put each decoded frame on its exact sample: a seek, then dropping
+# what precedes the wanted sample, gives what decoding from the start gives (tested; AAC's noise
+# substitution draws other noise of the same spectrum after a seek). Not mp3 (an estimate, and
+# no encoder delay skipped: 1105 samples off), asf/wma (millisecond timestamps), raw ADTS AAC.
 _EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg", "flac", "wav", "aiff"})
 # Decoded before the wanted sample after a seek, so the decoder's state is warm there (AAC's
 # overlap needs one frame, Opus asks for 80 ms of pre-roll, Vorbis one block).
@@ -390,8 +389,7 @@ class AudioreadSource:
         return to_mono(columns(pcm), self.stats)
 
     def read_span(self, first: int, count: int | None) -> np.ndarray | None:
-        """None: audioread cannot seek (the caller decodes from the start)."""
-        return None
+        return None  # audioread cannot seek: the caller decodes from the start
 
     def close(self) -> None:
         self._fh.close()
