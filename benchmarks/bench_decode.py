@@ -1,6 +1,6 @@
 """Decode speed per format and backend, and peak memory of streaming a 3-hour track.
 
-Why: ``tagger.decode`` picks a backend per format by measured speed, and the scan as a whole must
+Why: ``tagger.audio`` picks a backend per format by measured speed, and the scan as a whole must
 run at >= 600x real time on two cores, so decoding has to be far faster than that on one. Run:
 
     .venv/bin/python benchmarks/bench_decode.py [--sample-rate 32000] [--runs 5] [--audioread]
@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from audiofiles import FORMATS, write_audio  # noqa: E402
 
-from tagger.decode import DecodeError, _open, decode_blocks, probe  # noqa: E402
+from tagger.audio.decode import DecodeError, _open, decode_blocks, probe  # noqa: E402
 
 SECONDS = 60.0
 
@@ -108,7 +108,7 @@ def speed_table(tmp: Path, sample_rate: int, runs: int, audioread: bool) -> None
             map(len, decode_blocks(p, sample_rate=sample_rate, backend="audioread"))
         )
     print(f"\nx real time (60 s, 44.1 kHz stereo -> {sample_rate} Hz mono), median of {runs}")
-    print("wall-clock / cpu-time; 'auto' is what tagger.decode uses", end="")
+    print("wall-clock / cpu-time; 'auto' is what tagger.audio uses", end="")
     print("; audioread's cpu excludes its ffmpeg subprocess\n" if audioread else "\n")
     header = " ".join(f"{v:>15s}" for v in variants)
     print(f"{'format':7s} {'size':>7s} {'auto picks':>10s} {header}")
@@ -134,7 +134,7 @@ _CHILD = """
 import sys, time
 sys.path.insert(0, sys.argv[3])
 import av, soundfile, soxr  # noqa: F401  (imported before the baseline, like a warm worker)
-from tagger.decode import decode_blocks
+from tagger.audio.decode import decode_blocks
 
 def status(field):  # VmHWM is this process's own peak; ru_maxrss would include the parent's
     for line in open("/proc/self/status"):

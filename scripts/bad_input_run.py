@@ -239,7 +239,7 @@ def _ppid(proc: Path) -> int:
 def anti_phase(tmp: Path) -> Result:
     """The tiny random model scores everything alike, so judge what it was fed: the audio the
     loader gives and the note the scan stores."""
-    from tagger.decode import decode
+    from tagger.audio.decode import decode
 
     (tmp / "m").mkdir()
     mono = tone(4.0, 16000)[:, 0]

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from tagger.decode_sniff import sniff
+from tagger.audio.sniff import sniff
 from tagger.pipeline.discover import is_audio_name
 from tagger.errors import TaggerError
 from tagger.store.db import Store

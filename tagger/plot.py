@@ -53,7 +53,7 @@ def _height_in(n_lanes: int) -> float:
 
 def _load_audio(path: str | bytes, sample_rate: int) -> Any:
     """The whole track through tagger's one decoder, with errors a user can act on."""
-    from tagger.decode import DecodeError, decode
+    from tagger.audio.decode import DecodeError, decode
 
     try:
         return decode(path, sample_rate=sample_rate)
@@ -79,7 +79,7 @@ def _tint(colour: str, amount: float) -> tuple[float, float, float]:
 
 def _draw_spectrogram(fig: Figure, rect: Sequence[float], cbar_rect: Sequence[float],
                       audio: Any, *, sample_rate: int, n_mels: int, hop_length: int) -> Any:
-    from tagger.spectrogram import log_mel_db, mel_axis
+    from tagger.audio.spectrogram import log_mel_db, mel_axis
 
     mel_db = log_mel_db(audio, sample_rate=sample_rate, hop_length=hop_length, n_mels=n_mels)
     (bottom, top), ticks = mel_axis(sample_rate, n_mels)

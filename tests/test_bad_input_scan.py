@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from audiofiles import tone, write_audio
-from tagger.decode import decode
+from tagger.audio.decode import decode
 from tagger.store import InstrumentSummary, Store, TrackResult
 from tagger.taxonomy import CLASSES
 

@@ -1,4 +1,4 @@
-"""tagger.decode on real files in every format, resampled, mixed down, and broken on purpose."""
+"""The decoder on real files in every format, resampled, mixed down, and broken on purpose."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import soundfile as sf
 import soxr
 from audiofiles import FORMATS, tone, write_audio
 
-from tagger.decode import BACKENDS, AudioInfo, DecodeError, decode, decode_blocks, probe
-from tagger.decode_sniff import sniff
+from tagger.audio.decode import BACKENDS, AudioInfo, DecodeError, decode, decode_blocks, probe
+from tagger.audio.sniff import sniff
 
 SR = 16000
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,7 +309,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     if setpriv is None:
         pytest.skip("running as root and setpriv (util-linux) is missing")
     caps = "-dac_override,-dac_read_search"
-    script = ("import sys; from tagger.decode import decode, DecodeError\n"
+    script = ("import sys; from tagger.audio.decode import decode, DecodeError\n"
               "try: decode(sys.argv[1], sample_rate=16000)\n"
               "except DecodeError as e: print(e.kind, '|', e)\n")  # fmt: skip
     out = subprocess.run(

@@ -2,7 +2,7 @@
 
 Layers (docs/ARCHITECTURE.md): the entry points (the CLI) may import features and the base;
 features (scan, tags, label, train, ...) may import each other without cycles, and the base;
-the base (model, decode, store, taxonomy, config, ...) imports nothing of ours above it. Every
+the base (model, audio, store, taxonomy, config, ...) imports nothing of ours above it. Every
 ``import`` of a ``tagger`` module counts, at module level or inside a function (a lazy import
 is still a dependency), read from the source with ``ast``, so the test needs nothing installed.
 """
@@ -32,10 +32,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "tagger.train", "tagger.realdev", "tagger.evaluate",
     ),
     "base": (
-        "tagger.model", "tagger.decode", "tagger.decode_backends", "tagger.decode_mix",
-        "tagger.decode_quiet", "tagger.decode_sniff", "tagger.store", "tagger.taxonomy",
+        "tagger.model", "tagger.audio", "tagger.store", "tagger.taxonomy",
         "tagger.printable", "tagger.config", "tagger.errors", "tagger.lazy", "tagger.palette",
-        "tagger.spectrogram",
     ),
 }
 ORDER = ("entry", "features", "base")  # a layer may import its own and the ones after it
@@ -189,6 +187,26 @@ def test_no_cycles_between_components(graph: dict[str, set[str]]) -> None:
         between.setdefault(component(src), set()).update(
             component(dst) for dst in targets if component(dst) != component(src))
     assert _cycles(between) == []
+
+
+AUDIO_LIBRARIES = {"soundfile", "av", "audioread", "librosa"}
+
+
+def test_only_tagger_audio_reads_audio() -> None:
+    """One audio loader (issue 13): every other module decodes through tagger.audio, so a file
+    sounds the same to the scan, the plot, the label page and training."""
+    readers = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                used = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                used = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            if used & AUDIO_LIBRARIES:
+                readers.add(name)
+    assert readers and all(m.startswith("tagger.audio.") for m in readers), sorted(readers)
 
 
 def test_the_walk_sees_lazy_and_relative_imports(tmp_path: Path) -> None:

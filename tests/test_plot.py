@@ -25,7 +25,7 @@ from tagger.palette import PALETTE, instrument_colour
 from tagger.plot import (BACKGROUND_TINT, LANE_STRIPE, AudioUnavailableError, figure_size_px,
                          plot_track, track_figure)
 from tagger import ScanOptions, scan
-from tagger.spectrogram import mel_axis
+from tagger.audio.spectrogram import mel_axis
 from tagger.store import Store
 
 runner = CliRunner()
@@ -148,7 +148,7 @@ def test_display_mel_filters_are_librosas(sample_rate: int, n_fft: int, n_mels: 
     """The one filterbank of the plot and the label page is librosa's, without its import cost."""
     import librosa.filters
 
-    from tagger.spectrogram import FMIN_HZ, mel_filters
+    from tagger.audio.spectrogram import FMIN_HZ, mel_filters
 
     ours = mel_filters(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels)
     theirs = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=FMIN_HZ,

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from audiofiles import tone, write_audio
+from tagger.audio.decode import decode
 from tagger.taxonomy import CLASSES
 from tagger.train.data.audio import CACHE_SR
 from tagger.train.data.build import Plan, build_cache, load_bank
@@ -43,10 +44,20 @@ def burst(seconds: float, on: tuple[float, float], freq: float = 440.0) -> np.nd
     return x
 
 
-def put(path: Path, seconds: float, sr: int, freq: float = 440.0) -> Path:
+def put(path: Path, seconds: float, sample_rate: int, freq: float = 440.0) -> Path:
     """Write a real audio file (codec from the extension) with its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_audio(path, tone(seconds, sr, freq=freq), sr)
+    return write_audio(path, tone(seconds, sample_rate, freq=freq), sample_rate)
+
+
+def closest_slice(signal: np.ndarray, part: np.ndarray) -> int:
+    """Where ``part`` sits in ``signal``: the offset of least squared difference (by FFT)."""
+    n, m = len(signal), len(part)
+    size = 1 << (n + m).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(signal, size) * np.conj(np.fft.rfft(part, size)), size)
+    sums = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64) ** 2)])
+    energy = sums[m:] - sums[:-m]
+    return int(np.argmin(energy - 2 * corr[: n - m + 1]))
 
 
 def stem(cls: str | None, x: np.ndarray, **kw):
@@ -255,6 +266,25 @@ def test_folder_source_labels_only_its_class(tmp_path):
         # A saxophone folder may hold a piano too: the other classes are unknown, not absent.
         assert ex.mask.sum() == 1 and ex.mask[on] == 1 and ex.foreground[on] == 1
     assert seen == {"saxophone", "clarinet", "none"}
+
+
+def test_crops_are_slices_of_the_whole_track_in_every_format(tmp_path):
+    """A crop is read by seeking (m4a and opus used to be decoded whole for each crop) and is
+    exactly the slice of the track's full decode where it was drawn."""
+    t = np.arange(6 * 44100) / 44100
+    swell = np.sin(2 * np.pi * 311.0 * t) * (1 + np.sin(2 * np.pi * t / 2.7)) / 2  # not periodic
+    (tmp_path / "organ").mkdir()
+    for ext in (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".wma"):
+        write_audio(tmp_path / "organ" / f"a{ext}", 0.3 * swell.astype(np.float32), 44100)
+    src = user_source(tmp_path, sample_rate=16000, clip_seconds=1.0, augment=False)
+    rng = np.random.default_rng(5)
+    for it in src.items:
+        full = decode(it.file.path, sample_rate=16000)
+        for _ in range(3):
+            crop = np.trim_zeros(src.crop(it, rng))  # centred in silence where the file ends
+            assert len(crop) > 15000, it.file.path  # (headers over-state wma/m4a by ~50 ms)
+            at = closest_slice(full, crop)
+            assert np.abs(full[at:at + len(crop)] - crop).max() < 1e-4, it.file.path
 
 
 def test_folder_source_skips_corrupt_file_with_warning(tmp_path):

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from tagger.audio import DecodeError, load_clip
 from tagger.errors import TaggerError
-from tagger.label.audio import (SERVE_RATE, AudioError, ClipCache, frequency_ticks, read_clip,
-                                spectrogram_png, wav_bytes)
+from tagger.label.audio import SERVE_RATE, ClipCache, frequency_ticks, spectrogram_png, wav_bytes
 from tagger.label.chunks import CLIP_S, ORDERS, Chunk, ChunkId, ChunkIndex, LabelQueue
 from tagger.label.labels import LABEL_ROLES, counts, done_keys, record_labels, record_skip
 from tagger.store import Store, StoreError
@@ -132,10 +132,12 @@ class LabelApp:
     def _samples(self, chunk: Chunk) -> Any:
         def load() -> Any:
             try:
-                return read_clip(chunk.path, start=chunk.start, duration=chunk.end - chunk.start,
-                                 sample_rate=SERVE_RATE)
-            except AudioError as exc:
-                raise ApiError(410, f"audio of chunk {chunk.id} is unavailable: {exc}") from None
+                return load_clip(chunk.path, sample_rate=SERVE_RATE, start_s=chunk.start,
+                                 duration_s=chunk.end - chunk.start)
+            except DecodeError as exc:
+                hint = " (changed since the scan?)" if exc.kind == "past_end" else ""
+                raise ApiError(410, f"audio of chunk {chunk.id} is unavailable: {exc}{hint}"
+                               ) from None
         return self.cache.get(str(chunk.id), load)
 
     def audio(self, text: str) -> bytes:

@@ -1,8 +1,9 @@
-"""Decode one clip of a track on the server: samples, a WAV for the page, a spectrogram PNG.
+"""One clip of a track for the page: a WAV to play and a spectrogram PNG.
 
-The browser never sees a path: the server turns a clip id into a track it scanned, decodes the
-window here and sends the bytes. Decoding server-side also means every format the scanner reads
-plays in the page, even those browsers cannot (wma, aiff).
+The browser never sees a path: the server turns a clip id into a track it scanned, reads the
+window with :func:`tagger.audio.clip.load_clip` (the scanner's decoder, seeking where that is
+exact) and sends the bytes made here. Decoding server-side also means every format the scanner
+reads plays in the page, even those browsers cannot (wma, aiff).
 """
 
 from __future__ import annotations
@@ -14,84 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
-import soxr
-
-from tagger.errors import TaggerError
 
 SERVE_RATE = 44100  # what the page hears: full bandwidth, so cymbals and breath are audible
 SPECTROGRAM_MELS = 128  # rows of the page's spectrogram image
-
-
-class AudioError(TaggerError):
-    """The clip cannot be read (file moved, changed or corrupt): one line for the user."""
-
-
-def read_clip(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples of ``[start, start + duration)`` at ``sample_rate``; may be shorter
-    than asked at the track's end.
-
-    libsndfile seeks straight to the clip (fast on long tracks); files it cannot open, or whose
-    header length it gets wrong (mp3 without a VBR header stops early), are streamed from the
-    start by ``tagger.decode`` (the scanner's own decoder) until the clip's end.
-    """
-    if duration <= 0 or start < 0:
-        raise ValueError("need start >= 0 and duration > 0")
-    samples = _read_soundfile(path, start=start, duration=duration, sample_rate=sample_rate)
-    if samples is None:
-        samples = _read_stream(path, start=start, duration=duration, sample_rate=sample_rate)
-    return samples
-
-
-def _read_soundfile(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray | None:
-    """The clip via libsndfile's seek, or None to let the streaming decoder try."""
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(path) as fh:
-            if fh.format == "MPEG":  # see read_clip: its length may be a guess
-                return None
-            rate = fh.samplerate
-            first = int(round(start * rate))
-            if first >= fh.frames:
-                return None
-            fh.seek(first)
-            data = fh.read(int(round(duration * rate)), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError):
-        return None
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if rate != sample_rate and len(mono):
-        mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
-    return np.ascontiguousarray(mono, dtype=np.float32)
-
-
-def _read_stream(path: str, *, start: float, duration: float, sample_rate: int) -> np.ndarray:
-    """Stream the track from its start and keep only the clip (stops reading at its end)."""
-    try:
-        from tagger.decode import DecodeError, decode_blocks
-    except ImportError as exc:  # pragma: no cover - the decoder ships with tagger
-        raise AudioError(f"cannot decode this file: {exc}") from None
-    first = int(round(start * sample_rate))
-    last = first + int(round(duration * sample_rate))
-    pieces: list[np.ndarray] = []
-    pos = 0
-    blocks = decode_blocks(path, sample_rate=sample_rate, block_s=10.0)
-    try:
-        for block in blocks:
-            lo, hi = max(first - pos, 0), min(last - pos, len(block))
-            if hi > lo:
-                pieces.append(block[lo:hi].copy())
-            pos += len(block)
-            if pos >= last:
-                break
-    except DecodeError as exc:
-        raise AudioError(str(exc)) from None
-    except OSError as exc:
-        raise AudioError(f"cannot read the file: {exc.strerror or exc}") from None
-    finally:
-        blocks.close()  # type: ignore[attr-defined]
-    if not pieces:
-        raise AudioError(f"the track is shorter than {start:.1f} s now (changed since the scan?)")
-    return np.concatenate(pieces)
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
@@ -108,7 +34,7 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
 
 def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = SPECTROGRAM_MELS,
                     n_fft: int = 2048, hop: int = 512) -> bytes:
-    """The clip's display spectrogram (:mod:`tagger.spectrogram`, as ``show --plot`` draws it)
+    """The clip's display spectrogram (:mod:`tagger.audio.spectrogram`, as ``show --plot`` draws it)
     as a PNG, low frequencies at the bottom, one pixel per frame and mel band.
 
     The page stretches the image and draws the axes itself, so it stays small (~430 x 128 for
@@ -119,7 +45,7 @@ def spectrogram_png(samples: np.ndarray, sample_rate: int, *, n_mels: int = SPEC
     matplotlib.use("Agg")  # no display on a server
     from matplotlib import image
 
-    from tagger.spectrogram import log_mel_db
+    from tagger.audio.spectrogram import log_mel_db
 
     db = log_mel_db(samples, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop, n_mels=n_mels)
     buffer = io.BytesIO()
@@ -131,7 +57,7 @@ def frequency_ticks(sample_rate: int = SERVE_RATE, n_mels: int = SPECTROGRAM_MEL
                     ) -> list[dict[str, float | str]]:
     """Where the page labels its spectrogram's frequency axis: ``{"at": fraction of the image's
     height from the bottom, "label": "1k"}`` for the image :func:`spectrogram_png` makes."""
-    from tagger.spectrogram import mel_axis
+    from tagger.audio.spectrogram import mel_axis
 
     (bottom, top), ticks = mel_axis(sample_rate, n_mels, min_gap=0.08)  # the page's is ~190 px
     return [{"at": round((mel - bottom) / (top - bottom), 4), "label": label}

@@ -102,7 +102,7 @@ class TrackDataset(IterableDataset):
 
     def _track(self, index: int) -> Iterator[Item]:
         # Imported here so a worker only loads the decoders it needs.
-        from tagger.decode import DecodeError, decode_blocks
+        from tagger.audio.decode import DecodeError, decode_blocks
 
         spec = self.spec
         samples = 0

@@ -14,7 +14,7 @@ from tagger.pipeline.discover import Candidate
 from tagger.store.db import KnownTrack
 
 # Prefixes (lower case) of the one-line errors the decoder gives for problems of the moment
-# rather than of the file's content (tagger.decode.DecodeError kinds permission, io, not_found).
+# rather than of the file's content (tagger.audio.DecodeError kinds permission, io, not_found).
 TRANSIENT_ERRORS: tuple[str, ...] = (
     "permission denied", "cannot read file", "file not found", "out of memory",
     "database is locked", "resource temporarily unavailable", "file changed",

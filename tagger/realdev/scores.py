@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tagger.audio.decode import DecodeError, decode
 from tagger.pipeline.chunking import frame
-from tagger.decode import DecodeError, decode
 from tagger.model.card import ModelCard
 from tagger.realdev.sets import Item, data_dir
 

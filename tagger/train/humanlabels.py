@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tagger.audio import DecodeError, load_clip
 from tagger.config import resolve_db_path
-from tagger.label.audio import AudioError, read_clip
 from tagger.label.dataset import LabeledClip, labeled_clips, targets
 from tagger.store import Store, StoreError
 from tagger.taxonomy import CLASSES
@@ -181,9 +181,9 @@ def _clip_audio(
         if not any(name in clip.roles for name in classes):
             continue
         try:
-            audio = read_clip(clip.path, start=clip.start, duration=clip.end - clip.start,
-                              sample_rate=sample_rate)
-        except (AudioError, ValueError) as exc:
+            audio = load_clip(clip.path, sample_rate=sample_rate, start_s=clip.start,
+                              duration_s=clip.end - clip.start)
+        except (DecodeError, ValueError) as exc:
             log.warning("skipping labels of %s at %.1f s: %s", clip.display_path, clip.start, exc)
             continue
         if len(audio):

@@ -159,7 +159,7 @@ def read_labelled(spec: str | os.PathLike[str], classes: Sequence[str]) -> list[
 def decode_files(files: Sequence[LabelledFile], sample_rate: int, *, warn: Warn = print
                  ) -> list[Example]:
     """Decode each file to mono at ``sample_rate``; files that fail are reported and skipped."""
-    from tagger.decode import DecodeError, decode
+    from tagger.audio.decode import DecodeError, decode
 
     out = []
     for f in files:

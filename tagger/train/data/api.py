@@ -118,17 +118,18 @@ def _builtin_stream(sample_rate: int, window_s: float, *, quick: bool = False,
 
 # Named sets for tagger.train.inputs: name -> callable(sample_rate, window_s).
 TRAIN_SOURCES = {
-    "mixtures": lambda sr, w: _builtin_stream(sr, w),
-    "mixtures-quick": lambda sr, w: _builtin_stream(sr, w, quick=True),
-    "mixtures-synth": lambda sr, w: _builtin_stream(sr, w, keep=_synth_only),
-    "mixtures-real": lambda sr, w: _builtin_stream(sr, w, keep=lambda s: not _synth_only(s)),
+    "mixtures": lambda sample_rate, w: _builtin_stream(sample_rate, w),
+    "mixtures-quick": lambda sample_rate, w: _builtin_stream(sample_rate, w, quick=True),
+    "mixtures-synth": lambda sample_rate, w: _builtin_stream(sample_rate, w, keep=_synth_only),
+    "mixtures-real": lambda sample_rate, w: _builtin_stream(
+        sample_rate, w, keep=lambda s: not _synth_only(s)),
 }
 
 
 def _eval(kind: str):  # -> callable(sample_rate, window_s) -> list[Example]
     from tagger.train.data.evalsets import build_eval_set
 
-    return lambda sr, w: build_eval_set(kind, 0, sample_rate=sr, clip_seconds=w)
+    return lambda sample_rate, w: build_eval_set(kind, 0, sample_rate=sample_rate, clip_seconds=w)
 
 
 EVAL_SETS = {kind: _eval(kind) for kind in ("solo", "mix", "voice", "fixtures", "heldout")}

@@ -1,8 +1,9 @@
 """Small signal helpers shared by every part of the data engine.
 
-Why these live apart from :mod:`tagger.decode`: the data engine needs a few things a scan does
-not (level normalisation, activity envelopes, int16 storage), and it must keep working when the
-scan's decoder is absent or fails on an odd file, so loading falls back to soundfile + soxr.
+Why these live apart from :mod:`tagger.audio`: the data engine needs a few things a scan does
+not (level normalisation, activity envelopes, int16 storage) and skips a file it cannot read
+with a warning. Reading itself is the scan's decoder (:func:`tagger.audio.decode.decode`), so
+training and scanning hear the same samples.
 """
 
 from __future__ import annotations
@@ -25,32 +26,20 @@ class AudioLoadError(TaggerError):
     """A file that cannot be read as audio; the message is one line naming the file."""
 
 
-def _soundfile_read(path: str, sample_rate: int) -> np.ndarray:
-    import soundfile as sf
-
-    data, sr = sf.read(path, dtype="float32", always_2d=True)
-    return resample(data.mean(axis=1), sr, sample_rate)
-
-
 def load_audio(path: str, sample_rate: int) -> np.ndarray:
-    """Decode ``path`` to mono float32 at ``sample_rate``.
+    """Decode ``path`` to mono float32 at ``sample_rate`` with the scan's decoder.
 
-    Uses the scan's decoder (:func:`tagger.decode.decode`) so training and scanning read files the
-    same way, and falls back to soundfile + soxr when that fails (it reads a few old Vorbis files
-    FFmpeg refuses). Any failure becomes an :class:`AudioLoadError`, so callers can skip the
-    file with a warning instead of crashing.
+    Any failure becomes an :class:`AudioLoadError`, so callers can skip the file with a warning
+    instead of crashing. (Old Vorbis files FFmpeg refuses are read by libsndfile inside the
+    decoder, which tries it first for Vorbis.)
     """
-    from tagger.decode import decode
+    from tagger.audio.decode import decode
 
     try:
         audio = decode(path, sample_rate=sample_rate)
-    except Exception as exc:  # decode raises DecodeError; others raise their own types
-        try:
-            audio = _soundfile_read(path, sample_rate)
-        except Exception:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise AudioLoadError(f"cannot read {path}: {msg}") from exc
-    audio = np.asarray(audio, dtype=np.float32)
+    except Exception as exc:  # a DecodeError, or whatever an odd file makes a backend raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AudioLoadError(f"cannot read {path}: {msg}") from exc
     if audio.size == 0:
         raise AudioLoadError(f"cannot read {path}: no samples")
     if not np.all(np.isfinite(audio)):
@@ -78,11 +67,11 @@ def load_many(paths: list[str], sample_rate: int, *, what: str = "files"
     return out
 
 
-def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """High-quality resampling (soxr); a no-op when the rates match."""
-    if sr_in == sr_out or x.size == 0:
+    if rate_in == rate_out or x.size == 0:
         return np.asarray(x, dtype=np.float32)
-    return soxr.resample(np.asarray(x, dtype=np.float32), sr_in, sr_out).astype(np.float32)
+    return soxr.resample(np.asarray(x, dtype=np.float32), rate_in, rate_out).astype(np.float32)
 
 
 def frame_rms(x: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -37,18 +37,18 @@ class AugmentConfig:
                    level_dbfs=(-20.0, -20.0))
 
 
-def _impulse_response(sr: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
+def _impulse_response(sample_rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
     """A synthetic room: pre-delay, a few early reflections, then a decaying noise tail whose
     highs die faster than its lows (air and walls absorb treble)."""
-    n = int(min(rt60, 1.8) * sr)
-    t = np.arange(n) / sr
+    n = int(min(rt60, 1.8) * sample_rate)
+    t = np.arange(n) / sample_rate
     noise = rng.standard_normal(n)
     lows = lfilter([0.15], [1, -0.85], noise)
     highs = noise - lows
     ir = lows * np.exp(-6.9 * t / rt60) + 0.5 * highs * np.exp(-6.9 * t / (0.45 * rt60))
     for _ in range(int(rng.integers(3, 8))):
-        ir[int(rng.uniform(0.003, 0.04) * sr)] += rng.uniform(-1.5, 1.5)
-    ir = np.concatenate([np.zeros(int(rng.uniform(0.0, 0.03) * sr)), ir])
+        ir[int(rng.uniform(0.003, 0.04) * sample_rate)] += rng.uniform(-1.5, 1.5)
+    ir = np.concatenate([np.zeros(int(rng.uniform(0.0, 0.03) * sample_rate)), ir])
     return (ir / np.sqrt(np.sum(ir**2))).astype(np.float32)
 
 
@@ -61,7 +61,7 @@ class Augmenter:
 
     def __init__(self, sample_rate: int, n_samples: int, config: AugmentConfig | None = None,
                  *, seed: int = 1234, n_rooms: int = 12):
-        self.sr, self.n = sample_rate, n_samples
+        self.sample_rate, self.n = sample_rate, n_samples
         self.cfg = config or AugmentConfig()
         rng = np.random.default_rng(seed)
         max_ir = int(1.9 * sample_rate)
@@ -76,9 +76,9 @@ class Augmenter:
         """White, pink, brown noise and mains hum, each twice the clip length, unit RMS."""
         m = 2 * self.n
         spec = rng.standard_normal(m // 2 + 1) + 1j * rng.standard_normal(m // 2 + 1)
-        f = np.maximum(np.fft.rfftfreq(m, 1 / self.sr), 20.0)
+        f = np.maximum(np.fft.rfftfreq(m, 1 / self.sample_rate), 20.0)
         beds = [np.fft.irfft(spec * f ** (-a / 2), m) for a in (0.0, 1.0, 2.0)]
-        t = np.arange(m) / self.sr
+        t = np.arange(m) / self.sample_rate
         hz = float(rng.choice([50.0, 60.0]))
         hum = sum(np.sin(2 * np.pi * hz * k * t) / k for k in (1, 2, 3, 5))
         beds.append(hum + 0.05 * beds[0] / np.std(beds[0]))

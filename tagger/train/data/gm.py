@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from tagger.audio.decode import decode
 from tagger.train.data.audio import CACHE_SR
 from tagger.train.data.deps import MissingDependency, require_tool
 from tagger.train.data.midi import DRUM_CHANNEL, Part, write_midi
@@ -181,12 +181,11 @@ def render_parts(font: SoundFont, parts: list[Part], *, sample_rate: int = CACHE
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if run.returncode != 0 or not wav.exists():
             raise RuntimeError(f"fluidsynth failed on {font.name}: {run.stderr.strip()[:300]}")
-        audio, sr = sf.read(wav, dtype="float32", always_2d=True)
-    mono = audio.mean(axis=1)
+        mono = decode(wav, sample_rate=sample_rate)
     out = []
     for start, length in spans:
-        a = int(round(start * sr))
-        out.append(np.array(mono[a : a + int(round(length * sr))], dtype=np.float32))
+        a = int(round(start * sample_rate))
+        out.append(np.array(mono[a : a + int(round(length * sample_rate))], dtype=np.float32))
     return out
 
 

@@ -148,7 +148,7 @@ class MixtureSource:
             raise ValueError("the stem bank is empty: build the cache first "
                              "(python -m tagger.train.data.build)")
         self.bank = bank.at_rate(sample_rate)
-        self.sr, self.n = sample_rate, int(round(clip_seconds * sample_rate))
+        self.sample_rate, self.n = sample_rate, int(round(clip_seconds * sample_rate))
         self.classes = tuple(classes)
         self.cfg = config or MixConfig()
         self.aug = Augmenter(sample_rate, self.n, self.cfg.augment)
@@ -187,7 +187,7 @@ class MixtureSource:
         for _ in range(4):
             lo, hi = -span // 3, max(-span // 3 + 1, len(stem.audio) - 2 * span // 3)
             p = Placed(stem, int(rng.integers(lo, hi)), 1.0, rate)
-            if active_seconds(p, self.n) >= min(1.0, 0.3 * self.n / self.sr):
+            if active_seconds(p, self.n) >= min(1.0, 0.3 * self.n / self.sample_rate):
                 break
         return p
 

@@ -70,13 +70,13 @@ def _voice(sample: Sample, shift: float, length_s: float, decaying: bool,
            rng: np.random.Generator) -> np.ndarray:
     """One played note: shifted, cut to its length with a natural release."""
     x = pitch_shift(sample.audio, shift)
-    sr = CACHE_SR
+    sample_rate = CACHE_SR
     if decaying:
-        n = min(len(x), int((length_s + rng.uniform(0.1, 0.6)) * sr))
-        return fade(x[:n], sr, fade_out_s=min(0.3, n / sr / 3))
-    n = min(len(x), int(length_s * sr))
-    return fade(x[:n], sr, fade_in_s=float(rng.uniform(0.005, 0.04)),
-                fade_out_s=min(float(rng.uniform(0.04, 0.15)), n / sr / 2))
+        n = min(len(x), int((length_s + rng.uniform(0.1, 0.6)) * sample_rate))
+        return fade(x[:n], sample_rate, fade_out_s=min(0.3, n / sample_rate / 3))
+    n = min(len(x), int(length_s * sample_rate))
+    return fade(x[:n], sample_rate, fade_in_s=float(rng.uniform(0.005, 0.04)),
+                fade_out_s=min(float(rng.uniform(0.04, 0.15)), n / sample_rate / 2))
 
 
 def phrase(samples: list[Sample], cls: str, rng: np.random.Generator, *, seconds: float = 20.0

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tagger.audio import DecodeError, load_clip
 from tagger.taxonomy import CLASSES
-from tagger.train.data.audio import AudioLoadError, load_audio, resample
 from tagger.train.data.augment import AugmentConfig, Augmenter
 from tagger.train.example import Example
 from tagger.train.labelled import (DataError, LabelledFile, Warn, draw_weights,
@@ -42,7 +42,7 @@ def _warn_default(message: str) -> None:
 
 def _probe(files: Sequence[LabelledFile], where: str, warn: Warn) -> list[_Probed]:
     """Files whose header reads; one warning about the rest (checked before training starts)."""
-    from tagger.decode import probe
+    from tagger.audio import probe
 
     good, bad = [], []
     for f in files:
@@ -73,7 +73,7 @@ class FileSource:
                  clip_seconds: float, augment: bool = True, balanced: bool = False,
                  gain_db: float = 0.0, warn: Warn = _warn_default):
         self.where = where
-        self.sr, self.n = sample_rate, int(round(clip_seconds * sample_rate))
+        self.sample_rate, self.n = sample_rate, int(round(clip_seconds * sample_rate))
         self.items = _probe(files, where, warn)
         self.aug = Augmenter(sample_rate, self.n, USER_AUGMENT if augment else
                              AugmentConfig.none(), n_rooms=4)
@@ -85,20 +85,11 @@ class FileSource:
         return len(self.items)
 
     def crop(self, it: _Probed, rng: np.random.Generator) -> np.ndarray:
-        """A random window (short files centred in silence)."""
-        want = int(np.ceil(self.n * it.sample_rate / self.sr)) + 16
+        """A random window (short files centred in silence), read by seeking where exact."""
+        want = int(np.ceil(self.n * it.sample_rate / self.sample_rate)) + 16
         start = int(rng.integers(0, it.frames - want + 1)) if it.frames > want else 0
-        try:
-            import soundfile as sf
-
-            with sf.SoundFile(it.file.path) as fh:
-                fh.seek(start)
-                x = fh.read(want, dtype="float32", always_2d=True).mean(axis=1)
-            x = resample(x, fh.samplerate, self.sr)
-        except Exception:  # formats libsndfile cannot seek in: decode whole, then cut
-            full = load_audio(it.file.path, self.sr)
-            a = int(start * self.sr / it.sample_rate)
-            x = full[a : a + self.n]
+        x = load_clip(it.file.path, sample_rate=self.sample_rate,
+                      start_s=start / it.sample_rate, duration_s=self.n / self.sample_rate)
         out = np.zeros(self.n, np.float32)
         x = x[: self.n]
         off = (self.n - len(x)) // 2
@@ -115,7 +106,7 @@ class FileSource:
             name = Path(it.file.path).name
             try:
                 audio = self.crop(it, rng)
-            except (AudioLoadError, RuntimeError, ValueError, OSError) as exc:
+            except (DecodeError, RuntimeError, ValueError, OSError) as exc:
                 self.weights[index] = 0.0
                 warnings.warn(f"{self.where}: skipping {name}: {exc}", stacklevel=2)
                 continue

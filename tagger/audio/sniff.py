@@ -1,4 +1,4 @@
-"""Identify an audio file from its first bytes, for :mod:`tagger.decode`'s choice of backend.
+"""Identify an audio file from its first bytes, for :mod:`tagger.audio.decode`'s choice of backend.
 
 Why not the extension: libraries hold misnamed files (an m4a called .mp3), and for mp3 the
 first frame also says whether the length in the header can be trusted, which decides between

@@ -1,10 +1,10 @@
-"""Backends for :mod:`tagger.decode`: each opens one file and yields mono float32 at its own rate.
+"""Backends for :mod:`tagger.audio.decode`: each opens one file, yields mono float32 at its rate.
 
 Why three backends: libsndfile (``soundfile``) is fast and exact for the formats it knows, PyAV
 (bundled FFmpeg) reads everything else (m4a/aac, wma, ...), and ``audioread`` is the last resort
-when a system FFmpeg knows a codec the bundled one lacks. :mod:`tagger.decode` picks the order per
-format from measured speed (see ``benchmarks/bench_decode.py``); this module only knows how to
-read, mix down and report what each backend sees.
+when a system FFmpeg knows a codec the bundled one lacks. :mod:`tagger.audio.decode` picks the
+order per format from measured speed (see ``benchmarks/bench_decode.py``); this module only knows
+how to read, mix down and report what each backend sees.
 
 A backend's ``open`` raises :class:`NotReadable` when it cannot read the file at all (so the next
 backend is tried); errors while reading samples propagate unchanged and are turned into a
@@ -21,13 +21,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tagger.decode_mix import MixStats, columns, finish_mix, to_mono
-from tagger.decode_quiet import stderr_silenced
+from tagger.audio.mix import MixStats, columns, finish_mix, to_mono
+from tagger.audio.quiet import stderr_silenced
 from tagger.errors import TaggerError
 
 # About 4 MiB of float32 per read, whatever the channel count, so a 192 kHz 8-channel file costs
 # no more memory per step than a CD-quality one.
 READ_SAMPLES = 1 << 20
+
+# MPEG audio: FFmpeg seeks in it to an estimate; libsndfile exactly, in the mp3s decode gives it.
+MPEG_CODECS = ("mp1", "mp2", "mp3")
 
 # soundfile reports SF_COUNT_MAX (or 0) when the header carries no length (streamed FLAC).
 _UNKNOWN_FRAMES = 1 << 62
@@ -63,6 +66,8 @@ class Source(Protocol):
     position: int  # frames decoded so far, to say where a failure happened
 
     def chunks(self) -> Iterator[np.ndarray]: ...
+
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None: ...
 
     def close(self) -> None: ...
 
@@ -122,12 +127,39 @@ class SoundfileSource:
             self.position += len(got)
             yield to_mono(columns(got), self.stats)
 
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None:
+        """Mono frames ``[first, first + count)`` (to the end if ``count`` is None) by seeking;
+        shorter at the end, empty past it. None where the seek may miss the sample: Vorbis (in
+        the last Ogg page it landed 48 samples late in our test; FFmpeg's is exact), MPEG audio
+        in another container, files without a length (FLAC from a pipe). An mp3 reaches
+        libsndfile only with a Xing/Info header that matches the file (:mod:`tagger.audio.
+        decode`), and there mpg123's seek is exact (tested, CBR and VBR)."""
+        mpeg_elsewhere = self.codec in MPEG_CODECS and self._fh.format != "MP3"
+        if mpeg_elsewhere or self.codec == "vorbis" or self.declared_frames is None:
+            return None
+        if first >= self.declared_frames:
+            return np.zeros(0, np.float32)
+        with self._silence():
+            self._fh.seek(first)
+            got = self._fh.read(-1 if count is None else count, dtype="float32", always_2d=True)
+        self.position = first + len(got)
+        return to_mono(columns(got), self.stats)
+
     def close(self) -> None:
         self._fh.close()
 
 
 # ---------------------------------------------------------------------------------------------
 # PyAV (FFmpeg)
+
+# Containers whose timestamps put each decoded frame on its exact sample: a seek, then dropping
+# what precedes the wanted sample, gives what decoding from the start gives (tested; AAC's noise
+# substitution draws other noise of the same spectrum after a seek). Not mp3 (an estimate, and
+# no encoder delay skipped: 1105 samples off), asf/wma (millisecond timestamps), raw ADTS AAC.
+_EXACT_SEEK_CONTAINERS = frozenset({"mov", "mp4", "m4a", "ogg", "flac", "wav", "aiff"})
+# Decoded before the wanted sample after a seek, so the decoder's state is warm there (AAC's
+# overlap needs one frame, Opus asks for 80 ms of pre-roll, Vorbis one block).
+SEEK_PREROLL_S = 0.25
 
 
 def _av_codec(name: str) -> str:
@@ -213,7 +245,7 @@ class PyAVSource:
 
         PyAV's ``container.decode`` raises on the first bad packet; players play on. A file
         with a glitch still tags fine, and real damage is caught by the bad-packet limit and
-        by ``tagger.decode`` comparing the decoded length with the header's."""
+        by ``tagger.audio.decode`` comparing the decoded length with the header's."""
         import av
 
         packets = 0
@@ -272,6 +304,37 @@ class PyAVSource:
         if pos and key is not None:
             yield self._mixed(out[:pos], first[:pos], key)
 
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None:
+        """Mono frames ``[first, first + count)`` (to the end if ``count`` is None) by seeking;
+        shorter at the end, empty past it. None where FFmpeg's seek is not sample-exact (see
+        ``_EXACT_SEEK_CONTAINERS``) or the seek landed after ``first``."""
+        st, rate = self._stream, self.sample_rate
+        exact = _EXACT_SEEK_CONTAINERS & set(self._container.format.name.split(","))
+        if not exact or self.codec in MPEG_CODECS or st.time_base is None:
+            return None
+        origin = st.start_time or 0  # the pts of the first sample a full decode yields
+        lead = max(0, first - int(SEEK_PREROLL_S * rate))
+        if lead:  # else decode from the start: a seek to 0 skips the AAC priming packet
+            self._container.seek(origin + int(lead / (rate * st.time_base)), stream=st)
+        pieces: list[np.ndarray] = []
+        end = None if count is None else first + count
+        for frame in self._frames():
+            if frame.pts is None:
+                return None
+            at = int(round((frame.pts - origin) * st.time_base * rate))
+            if not pieces and at > first:
+                return None  # landed after the wanted sample: no seek point before it
+            chans = self._frame_channels(frame)
+            if not chans or at + len(chans[0]) <= first:
+                continue
+            lo = max(0, first - at)
+            hi = len(chans[0]) if end is None else min(len(chans[0]), end - at)
+            pieces.append(to_mono([c[lo:hi] for c in chans], self.stats))
+            self.position = at + hi
+            if end is not None and at + hi >= end:
+                break
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
     def _mixed(self, summed: np.ndarray, first: np.ndarray, key: tuple[np.dtype[Any], int]
                ) -> np.ndarray:
         dtype, channels = key
@@ -324,6 +387,9 @@ class AudioreadSource:
         del buf[:nbytes]
         self.position += len(pcm)
         return to_mono(columns(pcm), self.stats)
+
+    def read_span(self, first: int, count: int | None) -> np.ndarray | None:
+        return None  # audioread cannot seek: the caller decodes from the start
 
     def close(self) -> None:
         self._fh.close()

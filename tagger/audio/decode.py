@@ -18,7 +18,7 @@ cores), bounded in memory (a 3-hour track is streamed, peak ~ one block) and qui
   redirected while libsndfile reads an mp3.
 
 Damaged files. FFmpeg skips an undecodable packet as players do (up to
-``decode_backends.MAX_BAD_PACKETS``); the audio after it moves earlier by that packet. Beyond
+``backends.MAX_BAD_PACKETS``); the audio after it moves earlier by that packet. Beyond
 that, or when a file ends more than 0.25 s (+0.1%) before the length its header declares
 (truncation), iteration raises :class:`DecodeError` *after* the blocks decoded so far were
 yielded: callers must treat the track as failed and drop what they received for it, so there
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from tagger.decode_backends import (
+from tagger.audio.backends import (
     AudioreadSource,
     NotReadable,
     PyAVSource,
@@ -45,7 +45,7 @@ from tagger.decode_backends import (
     Source,
     first_line,
 )
-from tagger.decode_sniff import Sniff, ogg_cut_short, sniff
+from tagger.audio.sniff import Sniff, ogg_cut_short, sniff
 from tagger.errors import TaggerError
 
 __all__ = ["AudioInfo", "DecodeError", "decode", "decode_blocks", "probe", "BACKENDS"]
@@ -93,7 +93,8 @@ class DecodeError(TaggerError):
     """A track that cannot be decoded. ``str()`` is one line for users; ``kind`` is for code.
 
     kinds: ``not_found``, ``permission``, ``not_a_file``, ``empty`` (0 bytes, or no samples),
-    ``not_audio``, ``corrupt`` (truncated or damaged), ``io``.
+    ``not_audio``, ``corrupt`` (truncated or damaged), ``io``; ``past_end`` (a clip that starts
+    after the track's end, :func:`tagger.audio.clip.load_clip`).
     """
 
     def __init__(self, message: str, *, kind: str) -> None:
@@ -246,7 +247,7 @@ def decode_blocks(
     (including a missing file) are raised from iteration as :class:`DecodeError`; an error after
     some blocks means the track is bad, and those blocks must be dropped (see module docs).
     ``backend`` forces one backend with no fallback (for benchmarks and tests). Repairs made to
-    the audio (NaN samples, anti-phase channels, see :mod:`tagger.decode_mix`) are appended to
+    the audio (NaN samples, anti-phase channels, see :mod:`tagger.audio.mix`) are appended to
     ``notes`` as short clauses once the track decoded completely.
     """
     if sample_rate <= 0:

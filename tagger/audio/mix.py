@@ -1,10 +1,10 @@
-"""Mixdown for :mod:`tagger.decode_backends`: channels to one mono float32 signal in [-1, 1].
+"""Mixdown for :mod:`tagger.audio.backends`: channels to one mono float32 signal in [-1, 1].
 
 Every backend mixes through here, so the same file gives the same mono signal whichever backend
 read it, and the repairs a scan needs happen in one place: NaN/inf or absurdly loud float
 samples (which turn the spectrogram and then the scores into NaN) and channels that cancel in
 the mix (anti-phase stereo, which would be scored as silence). Repairs are counted in a
-:class:`MixStats` so :mod:`tagger.decode` can tell the user.
+:class:`MixStats` so :mod:`tagger.audio.decode` can tell the user.
 """
 
 from __future__ import annotations
