@@ -193,7 +193,7 @@ def test_label_server_logs_one_line_for_a_post_aborted_mid_body(
                 "Content-Length: 4000\r\n\r\n").encode()
         for _ in range(5):  # each client sends a tenth of its body, then hangs up
             with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-                sock.sendall(head + b'{"chunk": "' + b"x" * 400)
+                sock.sendall(head + b'{"clip": "' + b"x" * 400)
             time.sleep(0.2)  # let the server read, answer into the closed socket, and log
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(f"GET /api/next HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tagger.cli.app import app
-from tagger.label.chunks import ChunkId, ChunkIndex, LabelQueue, clip_count, clip_table
+from tagger.label.clips import ClipId, ClipIndex, LabelQueue, clip_count, clip_table
 from tagger.label.dataset import labeled_clips
 from tagger.label.labels import counts, done_keys, export_csv, record_labels, record_skip
 from tagger.store import Store
@@ -21,12 +21,12 @@ from tagger.train.humanlabels import labeled_examples
 from label_support import CLASSES, make_store
 
 
-def test_chunk_ids_parse_strictly() -> None:
-    assert ChunkId.parse("12-3") == ChunkId(12, 3)
-    assert str(ChunkId(12, 3)) == "12-3"
+def test_clip_ids_parse_strictly() -> None:
+    assert ClipId.parse("12-3") == ClipId(12, 3)
+    assert str(ClipId(12, 3)) == "12-3"
     for bad in ["", "12", "-1-2", "1-2-3", "../etc", "1- 2", "1-2\n", "١-٢", "9" * 13 + "-1"]:
         with pytest.raises(ValueError):
-            ChunkId.parse(bad)
+            ClipId.parse(bad)
 
 
 def test_clip_grid_folds_a_short_tail() -> None:
@@ -49,7 +49,7 @@ def test_clip_table_takes_the_max_of_chunks_centred_inside() -> None:
 def test_queue_puts_uncertain_clips_first_spread_over_tracks(tmp_path: Path) -> None:
     db, _ = make_store(tmp_path)
     with Store(db) as store:
-        index = ChunkIndex.load(store)
+        index = ClipIndex.load(store)
         order = index.order(index.resolve_instruments("all"), done=done_keys(store))
     assert [str(c) for c in order[:5]] == ["2-1", "3-0", "3-1", "3-2", "1-0"]
     assert len(order) == 9
@@ -63,17 +63,17 @@ def test_queue_puts_uncertain_clips_first_spread_over_tracks(tmp_path: Path) -> 
 def test_instrument_names_resolve_through_the_taxonomy(tmp_path: Path) -> None:
     db, _ = make_store(tmp_path)
     with Store(db) as store:
-        index = ChunkIndex.load(store)
+        index = ClipIndex.load(store)
     assert index.resolve_instruments("all") == CLASSES
     assert index.resolve_instruments("sax, vocals") == ["saxophone", "voice"]
     assert index.resolve_instruments("keys") == ["piano", "organ"]  # organ: known, unscored
     with pytest.raises(UnknownInstrumentError):
         index.resolve_instruments("kazoo")
-    chunk = index.chunk(ChunkId(2, 1), ["piano", "organ"])
-    assert chunk is not None and set(chunk.guess) == {"piano"}
-    assert chunk.guess["piano"].presence == pytest.approx(0.5)
-    assert index.chunk(ChunkId(2, 3), ["piano"]) is None  # past the end
-    assert index.chunk(ChunkId(99, 0), ["piano"]) is None
+    clip = index.clip(ClipId(2, 1), ["piano", "organ"])
+    assert clip is not None and set(clip.guess) == {"piano"}
+    assert clip.guess["piano"].presence == pytest.approx(0.5)
+    assert index.clip(ClipId(2, 3), ["piano"]) is None  # past the end
+    assert index.clip(ClipId(99, 0), ["piano"]) is None
 
 
 def test_labels_replace_per_clip_and_skips_leave_the_queue(tmp_path: Path) -> None:
@@ -89,13 +89,13 @@ def test_labels_replace_per_clip_and_skips_leave_the_queue(tmp_path: Path) -> No
         assert rows == [("piano", "none"), ("saxophone", "none"), ("voice", "foreground")]
         with pytest.raises(ValueError):
             record_labels(store, track_id=2, start=0.0, end=5.0, roles={"voice": "maybe"})
-        index = ChunkIndex.load(store)
+        index = ClipIndex.load(store)
         order = [str(c) for c in index.order(CLASSES, done=done_keys(store))]
     assert "2-1" not in order and "3-0" not in order and len(order) == 7
-    queue = LabelQueue([ChunkId(1, 0), ChunkId(1, 1)])
-    assert queue.current() == ChunkId(1, 0) and queue.current() == ChunkId(1, 0)  # a peek
-    queue.mark_done(ChunkId(1, 0))
-    assert queue.current() == ChunkId(1, 1) and queue.remaining() == 1
+    queue = LabelQueue([ClipId(1, 0), ClipId(1, 1)])
+    assert queue.current() == ClipId(1, 0) and queue.current() == ClipId(1, 0)  # a peek
+    queue.mark_done(ClipId(1, 0))
+    assert queue.current() == ClipId(1, 1) and queue.remaining() == 1
 
 
 def test_export_csv_and_the_cli(tmp_path: Path) -> None:
@@ -164,11 +164,11 @@ def test_a_real_scan_feeds_the_page(tmp_path: Path, tiny_model: Path) -> None:
     assert label_app.instruments == ["saxophone", "voice"]
     assert label_app.queue.remaining() == 2 + 1  # 11 s: 0-5, 5-10 (1-s tail folded); 4 s: one
     state = label_app.next_payload()
-    assert set(state["chunk"]["guess"]) == {"saxophone", "voice"}
+    assert set(state["clip"]["guess"]) == {"saxophone", "voice"}
     for _ in range(3):
-        chunk_id = label_app.next_payload()["chunk"]["id"]
-        assert label_app.audio(chunk_id)[:4] == b"RIFF"
-        label_app.submit({"chunk": chunk_id, "labels": {"saxophone": "none", "voice": "none"}})
-    assert label_app.next_payload()["chunk"] is None
+        clip_id = label_app.next_payload()["clip"]["id"]
+        assert label_app.audio(clip_id)[:4] == b"RIFF"
+        label_app.submit({"clip": clip_id, "labels": {"saxophone": "none", "voice": "none"}})
+    assert label_app.next_payload()["clip"] is None
     with Store(db) as store:
         assert len(list(labeled_examples(store, sample_rate=8000, window_s=2.0))) == 2 * 3 + 2

@@ -81,56 +81,56 @@ def test_page_audio_and_spectrogram(served) -> None:
     assert request(server, "GET", "/static/app.js")[0] == 200
     status, _, body = request(server, "GET", "/api/next")
     state = json.loads(body)
-    assert status == 200 and state["chunk"]["id"] == "2-1" and state["instruments"] == CLASSES
+    assert status == 200 and state["clip"]["id"] == "2-1" and state["instruments"] == CLASSES
     assert state["counts"] == {"labeled": 0, "skipped": 0} and state["remaining"] == 9
-    assert state["chunk"]["guess"]["piano"]["presence"] == pytest.approx(0.5)
-    status, headers, body = request(server, "GET", "/api/chunks/2-1/audio.wav")
+    assert state["clip"]["guess"]["piano"]["presence"] == pytest.approx(0.5)
+    status, headers, body = request(server, "GET", "/api/clips/2-1/audio.wav")
     assert status == 200 and headers["content-type"] == "audio/wav"
     with wave.open(io.BytesIO(body)) as wav:
         assert wav.getnchannels() == 1 and wav.getnframes() == 5 * wav.getframerate()
-    status, headers, part = request(server, "GET", "/api/chunks/2-1/audio.wav",
+    status, headers, part = request(server, "GET", "/api/clips/2-1/audio.wav",
                                     headers={"Range": "bytes=0-99"})
     assert status == 206 and part == body[:100]
     assert headers["content-range"] == f"bytes 0-99/{len(body)}"
-    assert request(server, "GET", "/api/chunks/2-1/audio.wav",
+    assert request(server, "GET", "/api/clips/2-1/audio.wav",
                    headers={"Range": f"bytes={len(body)}-"})[0] == 416
-    status, headers, png = request(server, "GET", "/api/chunks/1-2/spectrogram.png")
+    status, headers, png = request(server, "GET", "/api/clips/1-2/spectrogram.png")
     assert status == 200 and png.startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_submit_and_skip_write_rows_that_survive_a_restart(served) -> None:
     server, db, _ = served
     labels = {"voice": "foreground", "piano": "background", "saxophone": "none"}
-    status, _, body = post(server, "/api/labels", {"chunk": "2-1", "labels": labels})
+    status, _, body = post(server, "/api/labels", {"clip": "2-1", "labels": labels})
     after = json.loads(body)
-    assert status == 200 and after["chunk"]["id"] == "3-0"
+    assert status == 200 and after["clip"]["id"] == "3-0"
     assert after["counts"] == {"labeled": 1, "skipped": 0} and after["remaining"] == 8
     assert all_labels(db) == [(2, 5.0, 10.0, "piano", "background"),
                               (2, 5.0, 10.0, "saxophone", "none"),
                               (2, 5.0, 10.0, "voice", "foreground")]
-    status, _, body = post(server, "/api/skip", {"chunk": "3-0"})
+    status, _, body = post(server, "/api/skip", {"clip": "3-0"})
     assert status == 200 and json.loads(body)["counts"] == {"labeled": 1, "skipped": 1}
     with Store(db) as store:
         assert store.conn.execute('SELECT track_id, start, "end" FROM label_skips').fetchall() == [
             (3, 0.0, 5.0)]
     again = LabelApp(db, LabelOptions())  # a restarted server
     state = again.next_payload()
-    assert state["counts"] == {"labeled": 1, "skipped": 1} and state["chunk"]["id"] == "3-1"
+    assert state["counts"] == {"labeled": 1, "skipped": 1} and state["clip"]["id"] == "3-1"
     assert state["remaining"] == 7
 
 
 BAD_GETS = [
-    ("/api/chunks/99-0/audio.wav", 404, "unknown chunk"),
-    ("/api/chunks/2-9/spectrogram.png", 404, "unknown chunk"),
-    ("/api/chunks/abc/audio.wav", 400, "not a chunk id"),
-    ("/api/chunks/..%2F..%2Fetc%2Fpasswd/audio.wav", 400, "not a chunk id"),
-    ("/api/chunks/2-1/../../../etc/passwd", 404, "no such API route"),
+    ("/api/clips/99-0/audio.wav", 404, "unknown clip"),
+    ("/api/clips/2-9/spectrogram.png", 404, "unknown clip"),
+    ("/api/clips/abc/audio.wav", 400, "not a clip id"),
+    ("/api/clips/..%2F..%2Fetc%2Fpasswd/audio.wav", 400, "not a clip id"),
+    ("/api/clips/2-1/../../../etc/passwd", 404, "no such API route"),
     ("/static/../../../../etc/passwd", 404, "not found"),
     ("/%2e%2e/%2e%2e/etc/passwd", 404, "not found"),
     ("//etc/passwd", 404, "not found"),
     ("/static/index.html", 404, "not found"),
     ("/tagger/label/server.py", 404, "not found"),
-    ("/api/chunks/2-1/audio.wav?path=/etc/passwd", 200, None),  # the query is ignored
+    ("/api/clips/2-1/audio.wav?path=/etc/passwd", 200, None),  # the query is ignored
     ("/api/nothing", 404, "no such API route"),
 ]
 
@@ -148,7 +148,7 @@ def test_urls_cannot_reach_other_files(served) -> None:
 
 def hostile_posts(server: LabelServer) -> list[tuple[str, Response, int, str]]:
     """(what, response, expected status, expected words in the error) for each bad POST."""
-    good = {"chunk": "2-1", "labels": {c: "none" for c in CLASSES}}
+    good = {"clip": "2-1", "labels": {c: "none" for c in CLASSES}}
     evil = f"http://evil.example:{server.port}"
     nested = b"[" * 8000 + b"]" * 8000
     return [
@@ -156,38 +156,38 @@ def hostile_posts(server: LabelServer) -> list[tuple[str, Response, int, str]]:
         ("wrong token", post(server, "/api/labels", good, X_CSRF_Token="guess"), 403, "X-CSRF-Token"),
         ("wrong origin", post(server, "/api/labels", good, Origin=evil), 403, "cross-origin"),
         ("null origin", post(server, "/api/labels", good, Origin="null"), 403, "cross-origin"),
-        ("cross-site fetch", post(server, "/api/skip", {"chunk": "2-1"}, Sec_Fetch_Site="cross-site"),
+        ("cross-site fetch", post(server, "/api/skip", {"clip": "2-1"}, Sec_Fetch_Site="cross-site"),
          403, "cross-site"),
         ("rebinding host", post(server, "/api/labels", good, Host=f"evil.example:{server.port}",
                                 Origin=evil), 403, "Host"),
-        ("form post", post(server, "/api/labels", raw=b"chunk=2-1",
+        ("form post", post(server, "/api/labels", raw=b"clip=2-1",
                            Content_Type="application/x-www-form-urlencoded"), 415, "JSON"),
-        ("text/plain", post(server, "/api/skip", {"chunk": "2-1"}, Content_Type="text/plain"),
+        ("text/plain", post(server, "/api/skip", {"clip": "2-1"}, Content_Type="text/plain"),
          415, "JSON"),
         ("huge body", post(server, "/api/labels", raw=b" " * (MAX_BODY + 1)), 413, "too large"),
-        ("malformed JSON", post(server, "/api/labels", raw=b'{"chunk": "2-1",'), 400, "malformed"),
-        ("not UTF-8", post(server, "/api/labels", raw=b'{"chunk": "\xff"}'), 400, "malformed"),
+        ("malformed JSON", post(server, "/api/labels", raw=b'{"clip": "2-1",'), 400, "malformed"),
+        ("not UTF-8", post(server, "/api/labels", raw=b'{"clip": "\xff"}'), 400, "malformed"),
         ("deep nesting", post(server, "/api/labels", raw=nested), 400, ""),
         ("array body", post(server, "/api/labels", [1, 2]), 400, "JSON object"),
-        ("unknown chunk", post(server, "/api/labels", {**good, "chunk": "99-0"}), 404, "unknown chunk"),
-        ("traversal chunk", post(server, "/api/skip", {"chunk": "../../etc/passwd"}), 400, "chunk id"),
-        ("numeric chunk", post(server, "/api/skip", {"chunk": 21}), 400, "chunk id"),
+        ("unknown clip", post(server, "/api/labels", {**good, "clip": "99-0"}), 404, "unknown clip"),
+        ("traversal clip", post(server, "/api/skip", {"clip": "../../etc/passwd"}), 400, "clip id"),
+        ("numeric clip", post(server, "/api/skip", {"clip": 21}), 400, "clip id"),
         ("unknown instrument", post(server, "/api/labels", {
-            "chunk": "2-1", "labels": {**good["labels"], "kazoo": "none"}}), 400, "unknown instrument"),
+            "clip": "2-1", "labels": {**good["labels"], "kazoo": "none"}}), 400, "unknown instrument"),
         ("unknown role", post(server, "/api/labels", {
-            "chunk": "2-1", "labels": {**good["labels"], "voice": "maybe"}}), 400, "unknown role"),
+            "clip": "2-1", "labels": {**good["labels"], "voice": "maybe"}}), 400, "unknown role"),
         ("role not a string", post(server, "/api/labels", {
-            "chunk": "2-1", "labels": {**good["labels"], "voice": ["none"]}}), 400, "unknown role"),
-        ("labels not a dict", post(server, "/api/labels", {"chunk": "2-1", "labels": "none"}),
+            "clip": "2-1", "labels": {**good["labels"], "voice": ["none"]}}), 400, "unknown role"),
+        ("labels not a dict", post(server, "/api/labels", {"clip": "2-1", "labels": "none"}),
          400, "'labels'"),
         ("an instrument missing", post(server, "/api/labels", {
-            "chunk": "2-1", "labels": {"voice": "none"}}), 400, "every instrument"),
-        ("extra field", post(server, "/api/skip", {"chunk": "2-1", "path": "/etc/passwd"}),
+            "clip": "2-1", "labels": {"voice": "none"}}), 400, "every instrument"),
+        ("extra field", post(server, "/api/skip", {"clip": "2-1", "path": "/etc/passwd"}),
          400, "unexpected field"),
         ("unknown route", post(server, "/api/delete_everything", good), 404, "no such API route"),
         ("PUT", request(server, "PUT", "/api/labels", b"{}"), 405, "not allowed"),
         ("DELETE", request(server, "DELETE", "/api/labels"), 405, "not allowed"),
-        ("bad range", request(server, "GET", "/api/chunks/2-1/audio.wav",
+        ("bad range", request(server, "GET", "/api/clips/2-1/audio.wav",
                               headers={"Range": "bytes=0-1,4-5"}), 416, "byte range"),
         ("rebinding GET", request(server, "GET", "/", headers={"Host": "evil.example"}), 403, "Host"),
     ]
@@ -229,9 +229,9 @@ def test_bad_and_hostile_requests_get_4xx_json_and_change_nothing(served) -> Non
 def test_a_vanished_file_is_a_clear_410_not_a_crash(served) -> None:
     server, _, paths = served
     paths[1].unlink()  # track 2
-    status, headers, body = request(server, "GET", "/api/chunks/2-0/audio.wav")
+    status, headers, body = request(server, "GET", "/api/clips/2-0/audio.wav")
     assert status == 410 and "unavailable" in json.loads(body)["error"]
-    assert request(server, "GET", "/api/chunks/1-0/audio.wav")[0] == 200
+    assert request(server, "GET", "/api/clips/1-0/audio.wav")[0] == 200
 
 
 def test_only_loopback_binds_are_quiet() -> None:
@@ -265,7 +265,7 @@ def test_the_cli_serves_the_page_and_rejects_bad_options(tmp_path: Path) -> None
                 break
         assert url.startswith("http://127.0.0.1:"), url
         with urllib.request.urlopen(url + "api/next", timeout=30) as resp:
-            assert json.loads(resp.read())["chunk"]["id"] == "2-1"
+            assert json.loads(resp.read())["clip"]["id"] == "2-1"
     finally:
         proc.terminate()
         proc.wait(timeout=30)

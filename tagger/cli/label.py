@@ -35,12 +35,12 @@ def label_command(
                         "tracks; random: any order.")] = "uncertain",
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for --order random.")] = None,
     per_track: Annotated[Optional[int], typer.Option(
-        "--per-track", min=1, help="At most this many chunks from one track.")] = None,
+        "--per-track", min=1, help="At most this many clips from one track.")] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Label chunks in your browser: listen, mark each instrument Foreground/Background/None."""
+    """Label 5-s clips in your browser: listen, mark each instrument Foreground/Background/None."""
     from tagger.label.api import LabelApp, LabelOptions
-    from tagger.label.chunks import ORDERS
+    from tagger.label.clips import ORDERS
     from tagger.label.server import is_loopback, make_server
     from tagger.store import StoreError
     from tagger.taxonomy import UnknownInstrumentError
@@ -70,7 +70,7 @@ def label_command(
         warn(f"listening on {host}, not 127.0.0.1: anyone who can reach this machine can open"
              " the page and hear your tracks.")
     console.print(f"Labeling {len(label_app.instruments)} instrument(s): "
-                  f"{', '.join(label_app.instruments)}; {label_app.queue.remaining()} chunk(s) to go.",
+                  f"{', '.join(label_app.instruments)}; {label_app.queue.remaining()} clip(s) to go.",
                   highlight=False)
     console.print(styled("Open ", (server.url, "bold"), " in your browser. Ctrl+C stops."))
     try:

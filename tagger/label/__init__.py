@@ -2,7 +2,7 @@
 
 Library first (the CLI ``tagger label`` only wires it up):
 
-- ``chunks``: which 5-second clips exist, what the model guessed there, which come next.
+- ``clips``: which 5-second clips exist, what the model guessed there, which come next.
 - ``audio``: decode one clip on the server, as WAV for the page and a spectrogram PNG.
 - ``labels``: write labels and skips (one transaction per submit), count and export them.
 - ``dataset``: turn stored labels into training/evaluation ``Example``s.

@@ -1,7 +1,7 @@
 """What the labeling page can ask for, with every input validated: no HTTP in here.
 
 ``server.py`` turns requests into calls on ``LabelApp`` and ``ApiError``s into 4xx JSON, so
-the rules (known chunk, known instrument, known role, every instrument answered) are plain
+the rules (known clip, known instrument, known role, every instrument answered) are plain
 Python, testable without a socket.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from tagger.audio import DecodeError, load_clip
 from tagger.errors import TaggerError
 from tagger.label.audio import SERVE_RATE, ClipCache, frequency_ticks, spectrogram_png, wav_bytes
-from tagger.label.chunks import CLIP_S, ORDERS, Chunk, ChunkId, ChunkIndex, LabelQueue
+from tagger.label.clips import CLIP_S, ORDERS, Clip, ClipId, ClipIndex, LabelQueue
 from tagger.label.labels import LABEL_ROLES, counts, done_keys, record_labels, record_skip
 from tagger.store import Store, StoreError
 
@@ -58,7 +58,7 @@ class LabelApp:
         self.db_path = db_path
         self.options = options
         with Store(db_path) as store:
-            self.index = ChunkIndex.load(store)
+            self.index = ClipIndex.load(store)
             self.instruments = self.index.resolve_instruments(options.instruments)
             done = done_keys(store)
         self.queue = LabelQueue(self.index.order(
@@ -83,29 +83,29 @@ class LabelApp:
             store.close()
 
     # -- reads ----------------------------------------------------------------------------
-    def chunk_json(self, chunk: Chunk) -> dict[str, Any]:
+    def clip_json(self, clip: Clip) -> dict[str, Any]:
         return {
-            "id": str(chunk.id),
-            "track": os.path.basename(chunk.display_path) or chunk.display_path,
-            "path": chunk.display_path,
-            "start": round(chunk.start, 3),
-            "end": round(chunk.end, 3),
-            "audio": f"/api/chunks/{chunk.id}/audio.wav",
-            "spectrogram": f"/api/chunks/{chunk.id}/spectrogram.png",
-            "uncertainty": round(chunk.uncertainty, 4),
+            "id": str(clip.id),
+            "track": os.path.basename(clip.display_path) or clip.display_path,
+            "path": clip.display_path,
+            "start": round(clip.start, 3),
+            "end": round(clip.end, 3),
+            "audio": f"/api/clips/{clip.id}/audio.wav",
+            "spectrogram": f"/api/clips/{clip.id}/spectrogram.png",
+            "uncertainty": round(clip.uncertainty, 4),
             "guess": {name: {"presence": round(g.presence, 4),
                              "foreground": None if g.foreground is None else round(g.foreground, 4)}
-                      for name, g in chunk.guess.items()},
+                      for name, g in clip.guess.items()},
         }
 
     def next_payload(self) -> dict[str, Any]:
         """What the page shows: the next clip (or null when done), counters and settings."""
         cid = self.queue.current()
-        chunk = self.index.chunk(cid, self.instruments) if cid is not None else None
+        clip = self.index.clip(cid, self.instruments) if cid is not None else None
         with self.store() as store:
             c = counts(store)
         return {
-            "chunk": None if chunk is None else self.chunk_json(chunk),
+            "clip": None if clip is None else self.clip_json(clip),
             "counts": {"labeled": c.labeled, "skipped": c.skipped},
             "remaining": self.queue.remaining(),
             "instruments": self.instruments,
@@ -116,29 +116,29 @@ class LabelApp:
             "frequency_ticks": frequency_ticks(),
         }
 
-    def lookup(self, text: Any) -> Chunk:
-        """A chunk id from a request -> the clip; 400 if malformed, 404 if no such clip."""
+    def lookup(self, text: Any) -> Clip:
+        """A clip id from a request -> the clip; 400 if malformed, 404 if no such clip."""
         if not isinstance(text, str):
-            raise ApiError(400, "'chunk' must be a chunk id string like \"12-3\"")
+            raise ApiError(400, "'clip' must be a clip id string like \"12-3\"")
         try:
-            cid = ChunkId.parse(text)
+            cid = ClipId.parse(text)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
-        chunk = self.index.chunk(cid, self.instruments)
-        if chunk is None:
-            raise ApiError(404, f"unknown chunk {text!r}")
-        return chunk
+        clip = self.index.clip(cid, self.instruments)
+        if clip is None:
+            raise ApiError(404, f"unknown clip {text!r}")
+        return clip
 
-    def _samples(self, chunk: Chunk) -> Any:
+    def _samples(self, clip: Clip) -> Any:
         def load() -> Any:
             try:
-                return load_clip(chunk.path, sample_rate=SERVE_RATE, start_s=chunk.start,
-                                 duration_s=chunk.end - chunk.start)
+                return load_clip(clip.path, sample_rate=SERVE_RATE, start_s=clip.start,
+                                 duration_s=clip.end - clip.start)
             except DecodeError as exc:
                 hint = " (changed since the scan?)" if exc.kind == "past_end" else ""
-                raise ApiError(410, f"audio of chunk {chunk.id} is unavailable: {exc}{hint}"
+                raise ApiError(410, f"audio of clip {clip.id} is unavailable: {exc}{hint}"
                                ) from None
-        return self.cache.get(str(chunk.id), load)
+        return self.cache.get(str(clip.id), load)
 
     def audio(self, text: str) -> bytes:
         return wav_bytes(self._samples(self.lookup(text)), SERVE_RATE)
@@ -156,9 +156,9 @@ class LabelApp:
         return body
 
     def submit(self, body: Any) -> dict[str, Any]:
-        """``{"chunk": "12-3", "labels": {instrument: role, ...}}`` for every page instrument."""
-        data = self._body(body, {"chunk", "labels"})
-        chunk = self.lookup(data.get("chunk"))
+        """``{"clip": "12-3", "labels": {instrument: role, ...}}`` for every page instrument."""
+        data = self._body(body, {"clip", "labels"})
+        clip = self.lookup(data.get("clip"))
         labels = data.get("labels")
         if not isinstance(labels, dict):
             raise ApiError(400, "'labels' must be an object mapping instrument to role")
@@ -171,20 +171,20 @@ class LabelApp:
             raise ApiError(400, f"unknown role(s) {bad}; use {', '.join(LABEL_ROLES)}")
         missing = [name for name in self.instruments if name not in labels]
         if missing:
-            raise ApiError(400, f"every instrument needs a choice (or skip the chunk); missing: "
+            raise ApiError(400, f"every instrument needs a choice (or skip the clip); missing: "
                                 f"{', '.join(missing)}")
         roles = {name: labels[name] for name in self.instruments}
         with self.store() as store:
-            record_labels(store, track_id=chunk.id.track_id, start=chunk.start, end=chunk.end,
+            record_labels(store, track_id=clip.id.track_id, start=clip.start, end=clip.end,
                           roles=roles)
-        self.queue.mark_done(chunk.id)
+        self.queue.mark_done(clip.id)
         return self.next_payload()
 
     def skip(self, body: Any) -> dict[str, Any]:
-        """``{"chunk": "12-3"}``: the person could not tell; not offered again."""
-        data = self._body(body, {"chunk"})
-        chunk = self.lookup(data.get("chunk"))
+        """``{"clip": "12-3"}``: the person could not tell; not offered again."""
+        data = self._body(body, {"clip"})
+        clip = self.lookup(data.get("clip"))
         with self.store() as store:
-            record_skip(store, track_id=chunk.id.track_id, start=chunk.start, end=chunk.end)
-        self.queue.mark_done(chunk.id)
+            record_skip(store, track_id=clip.id.track_id, start=clip.start, end=clip.end)
+        self.queue.mark_done(clip.id)
         return self.next_payload()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tagger.label.chunks import clip_duration_ok
+from tagger.label.clips import clip_duration_ok
 from tagger.store import Store
 from tagger.store.labels import labels_by_clip
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from tagger.label.chunks import chunk_key
+from tagger.label.clips import clip_key
 from tagger.store import Store, StoreError
 from tagger.store.db import now_iso
 from tagger.store.labels import (done_clips, insert_skip, label_counts, label_rows,
@@ -74,8 +74,8 @@ def counts(store: Store) -> LabelCounts:
 
 
 def done_keys(store: Store) -> set[tuple[int, int]]:
-    """``chunk_key``s of every clip labelled or skipped: the queue leaves these out."""
-    return {chunk_key(tid, start) for tid, start in done_clips(store)}
+    """``clip_key``s of every clip labelled or skipped: the queue leaves these out."""
+    return {clip_key(tid, start) for tid, start in done_clips(store)}
 
 
 def iter_labels(store: Store) -> Iterator[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The labeling page's HTTP server: stdlib ``ThreadingHTTPServer`` plus a small router.
 
 No web framework: one local user, a handful of routes. What matters is that nothing a request
-says can hurt: files are served from a fixed table (never from a URL path), audio only by chunk
+says can hurt: files are served from a fixed table (never from a URL path), audio only by clip
 id, and every POST must carry the page's secret token, a JSON body of bounded size and (when a
 browser sends one) a same-origin ``Origin``. The ``Host`` header is checked on every request, so
 a DNS-rebinding page cannot read the token. Bad requests get a 4xx JSON ``{"error": ...}``.
@@ -35,7 +35,7 @@ STATIC = {  # URL -> (package file, content type): the only files the server eve
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
-_CHUNK_ROUTE = re.compile(r"/api/chunks/([^/]{1,64})/(audio\.wav|spectrogram\.png)")
+_CLIP_ROUTE = re.compile(r"/api/clips/([^/]{1,64})/(audio\.wav|spectrogram\.png)")
 _RANGE = re.compile(r"bytes=([0-9]{0,15})-([0-9]{0,15})")
 
 
@@ -238,12 +238,12 @@ class LabelHandler(BaseHTTPRequestHandler):
             self._json(200, app.next_payload())
         elif path == "/favicon.ico":
             self._send(204, b"", "image/x-icon")
-        elif match := _CHUNK_ROUTE.fullmatch(path):
-            chunk_id, kind = match.groups()
+        elif match := _CLIP_ROUTE.fullmatch(path):
+            clip_id, kind = match.groups()
             if kind == "audio.wav":
-                self._send_ranged(app.audio(chunk_id), "audio/wav")
+                self._send_ranged(app.audio(clip_id), "audio/wav")
             else:
-                self._send(200, app.spectrogram(chunk_id), "image/png")
+                self._send(200, app.spectrogram(clip_id), "image/png")
         elif path.startswith("/api/"):
             raise ApiError(404, f"no such API route: {path[:100]}")
         else:

@@ -10,7 +10,7 @@ const KEY_ROLE = { "1": "foreground", f: "foreground", "2": "background", b: "ba
 
 const $ = (id) => document.getElementById(id);
 const token = document.querySelector('meta[name="csrf-token"]').content;
-const state = { chunk: null, instruments: [], active: 0, busy: false };
+const state = { clip: null, instruments: [], active: 0, busy: false };
 
 function fmtTime(s) {
   const m = Math.floor(s / 60);
@@ -58,8 +58,8 @@ function refresh() {
     row.setAttribute("aria-current", i === state.active ? "true" : "false");
     row.classList.toggle("answered", choiceOf(row) !== null);
   });
-  $("submit").disabled = state.busy || !state.chunk || !allChosen();
-  $("skip").disabled = state.busy || !state.chunk;
+  $("submit").disabled = state.busy || !state.clip || !allChosen();
+  $("skip").disabled = state.busy || !state.clip;
 }
 
 function percent(x) { return `${Math.round(x * 100)}%`; }
@@ -90,7 +90,7 @@ function guessCells(name, g) {
   return [guess, lead];
 }
 
-function buildRows(chunk) {
+function buildRows(clip) {
   const container = $("rows");
   container.replaceChildren();
   state.instruments.forEach((name, i) => {
@@ -99,7 +99,7 @@ function buildRows(chunk) {
     row.dataset.instrument = name;
     const legend = document.createElement("legend");
     legend.textContent = name.replace(/_/g, " ");
-    const [guess, lead] = guessCells(name.replace(/_/g, " "), chunk.guess[name]);
+    const [guess, lead] = guessCells(name.replace(/_/g, " "), clip.guess[name]);
     const choices = document.createElement("div");
     choices.className = "choices";
     for (const role of ROLES) {
@@ -155,7 +155,7 @@ function drawFrequencyAxis(ticks) {
 
 function showPosition() {
   const audio = $("audio");
-  const length = state.chunk ? state.chunk.end - state.chunk.start : 0;
+  const length = state.clip ? state.clip.end - state.clip.start : 0;
   const total = audio.duration && isFinite(audio.duration) ? audio.duration : length;
   const frac = total ? Math.min(audio.currentTime / total, 1) : 0;
   $("playhead").style.left = `${(frac * 100).toFixed(2)}%`;
@@ -169,10 +169,10 @@ function show(payload) {
   $("count-remaining").textContent = payload.remaining;
   if (payload.skip_advice) $("skip-advice").textContent = payload.skip_advice;
   $("loading").hidden = true;
-  const chunk = payload.chunk;
-  state.chunk = chunk;
+  const clip = payload.clip;
+  state.clip = clip;
   state.active = 0;
-  if (!chunk) {
+  if (!clip) {
     $("clip").hidden = true;
     $("done").hidden = false;
     $("audio").removeAttribute("src");
@@ -181,16 +181,16 @@ function show(payload) {
   }
   $("done").hidden = true;
   $("clip").hidden = false;
-  $("track").textContent = chunk.track;
-  $("path").textContent = chunk.path;
-  $("time").textContent = `${fmtTime(chunk.start)} – ${fmtTime(chunk.end)}`;
-  $("spectrogram").src = chunk.spectrogram;
-  drawTimeAxis(chunk.start, chunk.end);
+  $("track").textContent = clip.track;
+  $("path").textContent = clip.path;
+  $("time").textContent = `${fmtTime(clip.start)} – ${fmtTime(clip.end)}`;
+  $("spectrogram").src = clip.spectrogram;
+  drawTimeAxis(clip.start, clip.end);
   drawFrequencyAxis(payload.frequency_ticks);
   const audio = $("audio");
-  audio.src = chunk.audio;
+  audio.src = clip.audio;
   audio.load();
-  buildRows(chunk);
+  buildRows(clip);
   refresh();
   showPosition();
   audio.play().catch(() => {}); // autoplay may be refused before the first key press
@@ -223,12 +223,12 @@ function move(delta) {
 }
 
 async function send(kind) {
-  if (state.busy || !state.chunk) return;
+  if (state.busy || !state.clip) return;
   if (kind === "labels" && !allChosen()) {
     setStatus("Choose Foreground, Background or None for every instrument (or skip).", true);
     return;
   }
-  const body = { chunk: state.chunk.id };
+  const body = { clip: state.clip.id };
   if (kind === "labels") {
     body.labels = {};
     rows().forEach((row) => { body.labels[row.dataset.instrument] = choiceOf(row); });
@@ -272,7 +272,7 @@ function seekTo(event) {
 
 function onKey(event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  if (!state.chunk) return;
+  if (!state.clip) return;
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   let handled = true;
   if (key === " ") togglePlay();
@@ -298,10 +298,10 @@ function wireAudio() {
   audio.addEventListener("playing", () => { if (!frame) frame = requestAnimationFrame(follow); });
   for (const name of ["timeupdate", "seeked", "loadedmetadata"]) audio.addEventListener(name, showPosition);
   audio.addEventListener("error", async () => {
-    if (!state.chunk || !audio.getAttribute("src")) return;
+    if (!state.clip || !audio.getAttribute("src")) return;
     let reason = "the audio could not be loaded";
-    try { await api("GET", state.chunk.audio); } catch (err) { reason = err.message; }
-    setStatus(`${reason}. Skip this chunk (S).`, true);
+    try { await api("GET", state.clip.audio); } catch (err) { reason = err.message; }
+    setStatus(`${reason}. Skip this clip (S).`, true);
   });
 }
 

@@ -35,7 +35,7 @@ _ID_RE = re.compile(r"([0-9]{1,12})-([0-9]{1,9})")
 
 
 @dataclass(frozen=True, order=True)
-class ChunkId:
+class ClipId:
     """``(track_id, index)``: survives restarts and re-scans because track ids are stable."""
 
     track_id: int
@@ -45,11 +45,11 @@ class ChunkId:
         return f"{self.track_id}-{self.index}"
 
     @classmethod
-    def parse(cls, text: str) -> "ChunkId":
+    def parse(cls, text: str) -> "ClipId":
         """Strictly parse ``"12-3"``; anything else (paths, signs, spaces) is a ValueError."""
         match = _ID_RE.fullmatch(text) if isinstance(text, str) else None
         if match is None:
-            raise ValueError(f"not a chunk id: {str(text)[:40]!r} (expected TRACK-INDEX, e.g. 12-3)")
+            raise ValueError(f"not a clip id: {str(text)[:40]!r} (expected TRACK-INDEX, e.g. 12-3)")
         return cls(int(match.group(1)), int(match.group(2)))
 
 
@@ -62,10 +62,10 @@ class Guess:
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Clip:
     """One clip offered for labeling."""
 
-    id: ChunkId
+    id: ClipId
     path: str  # filesystem path to open (from the exact bytes of the track's identity)
     display_path: str
     start: float
@@ -141,12 +141,12 @@ def uncertainty(probabilities: np.ndarray) -> np.ndarray:
     return (1.0 - np.abs(2.0 * p - 1.0)).max(axis=-1)
 
 
-def chunk_key(track_id: int, start: float) -> tuple[int, int]:
+def clip_key(track_id: int, start: float) -> tuple[int, int]:
     """Key for "this clip is done": labels and skips are stored by time, so match on start ms."""
     return track_id, int(round(start * 1000))
 
 
-class ChunkIndex:
+class ClipIndex:
     """Every labelable clip in a store, loaded once (a few bytes per model chunk)."""
 
     def __init__(self, tracks: dict[int, TrackScores], clip_s: float = CLIP_S):
@@ -155,7 +155,7 @@ class ChunkIndex:
         self._tables: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
 
     @classmethod
-    def load(cls, store: Store, clip_s: float = CLIP_S) -> "ChunkIndex":
+    def load(cls, store: Store, clip_s: float = CLIP_S) -> "ClipIndex":
         rows = scored_tracks(store)
         tracks: dict[int, TrackScores] = {}
         for tid, key, display, duration, window_s, hop_s, classes_json, p_blob, f_blob in rows:
@@ -208,7 +208,7 @@ class ChunkIndex:
     def _columns(self, track: TrackScores, instruments: Sequence[str]) -> list[tuple[str, int]]:
         return [(name, track.classes.index(name)) for name in instruments if name in track.classes]
 
-    def chunk(self, cid: ChunkId, instruments: Sequence[str]) -> Chunk | None:
+    def clip(self, cid: ClipId, instruments: Sequence[str]) -> Clip | None:
         """The clip behind an id, or None when no such track or clip exists."""
         track = self.tracks.get(cid.track_id)
         if track is None or cid.index >= clip_count(track.duration, self.clip_s):
@@ -220,13 +220,13 @@ class ChunkIndex:
                              None if fg is None else float(fg[cid.index, col]))
                  for name, col in columns}
         u = float(uncertainty(p[cid.index, [col for _, col in columns]]))
-        return Chunk(cid, track.path, track.display_path, start, end, guess, u)
+        return Clip(cid, track.path, track.display_path, start, end, guess, u)
 
     def order(
         self, instruments: Sequence[str], *, order: str = "uncertain", done: set[tuple[int, int]],
         seed: int | None = None, per_track_cap: int | None = None,
-    ) -> list[ChunkId]:
-        """Ids to offer, best first, leaving out ``done`` (``chunk_key``s).
+    ) -> list[ClipId]:
+        """Ids to offer, best first, leaving out ``done`` (``clip_key``s).
 
         ``uncertain``: each clip scores its uncertainty divided by (1 + its rank within its
         track), so a track's second-best clip needs to be twice as unsure as another track's
@@ -236,11 +236,11 @@ class ChunkIndex:
         """
         if order not in ORDERS:
             raise ValueError(f"unknown order {order!r}; use one of {', '.join(ORDERS)}")
-        ranked: list[tuple[float, ChunkId]] = []
+        ranked: list[tuple[float, ClipId]] = []
         for tid, track in self.tracks.items():
             n = clip_count(track.duration, self.clip_s)
             open_ = [i for i in range(n)
-                     if chunk_key(tid, clip_bounds(i, track.duration, self.clip_s)[0]) not in done]
+                     if clip_key(tid, clip_bounds(i, track.duration, self.clip_s)[0]) not in done]
             if not open_:
                 continue
             if order == "uncertain":
@@ -252,7 +252,7 @@ class ChunkIndex:
                 random.Random(None if seed is None else f"{seed}:{tid}").shuffle(items)
             if per_track_cap is not None:
                 items = items[:per_track_cap]
-            ranked.extend((score / (1 + rank), ChunkId(tid, index))
+            ranked.extend((score / (1 + rank), ClipId(tid, index))
                           for rank, (score, index) in enumerate(items))
         if order == "random":
             ids = [cid for _, cid in ranked]
@@ -273,20 +273,20 @@ def _unpack(blob: bytes, n_classes: int) -> np.ndarray | None:
 class LabelQueue:
     """Thread-safe "what comes next": peeks without consuming, so reloading the page is harmless."""
 
-    def __init__(self, ids: Sequence[ChunkId]):
+    def __init__(self, ids: Sequence[ClipId]):
         self._ids = list(ids)
         self._pos = 0
-        self._done: set[ChunkId] = set()
+        self._done: set[ClipId] = set()
         self._lock = threading.Lock()
 
-    def current(self) -> ChunkId | None:
+    def current(self) -> ClipId | None:
         """The first id not yet labelled or skipped, or None when the queue is empty."""
         with self._lock:
             while self._pos < len(self._ids) and self._ids[self._pos] in self._done:
                 self._pos += 1
             return self._ids[self._pos] if self._pos < len(self._ids) else None
 
-    def mark_done(self, cid: ChunkId) -> None:
+    def mark_done(self, cid: ClipId) -> None:
         with self._lock:
             self._done.add(cid)
 
