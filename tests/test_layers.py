@@ -29,7 +29,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "tagger.pipeline.run", "tagger.engines", "tagger.pipeline",
         "tagger.prune", "tagger.query", "tagger.track_titles", "tagger.export", "tagger.show",
         "tagger.plot", "tagger.tags", "tagger.label",
-        "tagger.train", "tagger.realdev", "tagger.evaluate",
+        "tagger.train", "tagger.realdev", "tagger.clip_scoring",
     ),
     "base": (
         "tagger.model", "tagger.decode", "tagger.decode_backends", "tagger.decode_mix",

@@ -16,7 +16,7 @@ from tagger.model.architectures import (UnknownArchitectureError, known_architec
                                         known_heads, register_architecture, register_head)
 from tagger.model.card import ModelCard
 from tagger.model.network import TaggerNet, build_network
-from tagger.model.registry import build_model, load_model
+from tagger.model.registry import build_from_card, load_model
 
 CLASSES = ["piano", "drums"]
 
@@ -54,7 +54,7 @@ def card_dict(architecture: dict, name: str = "test-net") -> dict:
 def test_a_registered_network_builds_and_loads_from_its_card(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     card = ModelCard.from_dict(card_dict({"type": "test_loudness"}))
-    net = build_model(card)
+    net = build_from_card(card)
     assert isinstance(net, LoudnessNet) and net.scale.shape == (2,)
     # Saved like a trained model, it loads by name through the same lookup as the shipped ones.
     with torch.no_grad():
@@ -73,7 +73,7 @@ def test_a_registered_head_goes_under_the_shipped_backbone() -> None:
     card = ModelCard.from_dict(card_dict({
         "type": "mobilenet_v3_audio", "width_mult": 0.1,
         "head": {"type": "test_halved", "value": 0.5}}))
-    net = build_model(card)
+    net = build_from_card(card)
     assert isinstance(net, TaggerNet) and net.backbone.num_classes == 4
     assert isinstance(net.head, nn.Linear) and net.head.weight[0, 0].item() == 0.5
     presence, _ = net.eval()(torch.zeros(2, 8000))
@@ -85,7 +85,7 @@ def test_unknown_types_name_the_known_ones() -> None:
     assert {"mobilenet_v3_audio", "yamnet", "ensemble", "test_loudness"} <= set(known)
     card = ModelCard.from_dict(card_dict({"type": "transformer9000"}))
     with pytest.raises(UnknownArchitectureError) as error:
-        build_model(card)
+        build_from_card(card)
     assert str(error.value) == (f"unknown architecture type 'transformer9000' in card"
                                 f" 'test-net'; known: {', '.join(known)}")
     assert isinstance(error.value, ValueError)  # what build_network raised before the registry
@@ -124,4 +124,4 @@ def test_a_name_registers_once() -> None:
 def test_an_ensemble_card_is_loaded_not_built() -> None:
     card = ModelCard.from_dict(card_dict({"type": "ensemble", "members": []}))
     with pytest.raises(UnknownArchitectureError, match="built from its members' weights"):
-        build_model(card)
+        build_from_card(card)

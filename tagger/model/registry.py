@@ -188,7 +188,7 @@ def architecture(card: ModelCard) -> Architecture:
     return architecture_of(card)
 
 
-def build_model(card: ModelCard) -> torch.nn.Module:
+def build_from_card(card: ModelCard) -> torch.nn.Module:
     """The untrained network ``card`` describes (load its ``state_dict`` afterwards); a
     composite card (an ensemble) is made of loaded models: use :func:`load_model`."""
     arch = architecture(card)
