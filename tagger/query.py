@@ -3,7 +3,8 @@
 A query is a :class:`QuerySpec` (what the CLI's ``--has/--any/--not/...`` options say);
 :func:`compile_query` resolves its names and checks its values into the store's
 ``InstrumentQuery``, which ``tagger.store.queries`` turns into a single statement so SQLite's
-planner, not Python, does the work; :func:`run_query` folds the rows into hits (:class:`TrackHit`).
+planner, not Python, does the work; :func:`run_query` folds the rows into :class:`TrackHit`
+hits.
 
 Semantics:
 

@@ -51,8 +51,8 @@ def card_dict(architecture: dict, name: str = "test-net") -> dict:
             "window_s": 1.0, "hop_s": 1.0, "thresholds": {}, "architecture": architecture}
 
 
-def test_a_registered_network_builds_and_loads_from_its_card(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registered_network_builds_and_loads_from_its_card(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     card = ModelCard.from_dict(card_dict({"type": "test_loudness"}))
     net = build_from_card(card)
     assert isinstance(net, LoudnessNet) and net.scale.shape == (2,)

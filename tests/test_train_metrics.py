@@ -58,7 +58,8 @@ def test_thresholds_confusion_and_masks() -> None:
     rep = evaluate_probabilities(probs, labels, mask, ["a", "b"])
     assert rep.single_label_clips == 3 and rep.top1 == pytest.approx(2 / 3)
     mask[2, 0] = 0  # the mis-ranked "a" is unknown: left out, so "a" ranks perfectly
-    assert evaluate_probabilities(probs, labels, mask, ["a", "b"]).per_class["a"].ap == pytest.approx(1.0)
+    rep = evaluate_probabilities(probs, labels, mask, ["a", "b"])
+    assert rep.per_class["a"].ap == pytest.approx(1.0)
     thr = calibrate_thresholds(probs, labels, mask, ["a", "b"])
     assert 0.3 < thr["a"] < 0.7
     # Class folders: one class known present, the others unknown. No negatives: AP means

@@ -86,7 +86,8 @@ def known_heads() -> list[str]:
     return sorted(_HEADS)
 
 
-def _unknown(what: str, kind: object, card: ModelCard, known: list[str]) -> UnknownArchitectureError:
+def _unknown(what: str, kind: object, card: ModelCard, known: list[str]
+             ) -> UnknownArchitectureError:
     return UnknownArchitectureError(f"unknown {what} type {kind!r} in card {card.name!r};"
                                     f" known: {', '.join(known) or 'none'}")
 

@@ -138,7 +138,8 @@ class TaggerNet(nn.Module):
 def _audioset_map_head(card: ModelCard, config: dict[str, Any]) -> tuple[nn.Module, int]:
     n_out = int(card.architecture.get("num_outputs", AUDIOSET_CLASSES))
     class_map = map_from_json(config["map"]) if "map" in config else AUDIOSET_MAP
-    return AudioSetMapHead(list(card.classes), class_map, config.get("combine", "max"), n_out), n_out
+    head = AudioSetMapHead(list(card.classes), class_map, config.get("combine", "max"), n_out)
+    return head, n_out
 
 
 @register_head("direct")
