@@ -34,7 +34,7 @@ from tagger.train.student import build_model, config_from_card, param_groups
 from tagger.train.teacher import build_teacher, data_rate
 from tagger.train.labelled import fit_length
 from tagger.train.metrics import EvalReport, calibrate_thresholds, json_safe, selection_score
-from tagger.train.predict import Predictions, predict_sets, foreground_accuracy, report
+from tagger.train.predict import Predictions, foreground_accuracy, predict_sets, report
 
 Event = Callable[[str, dict[str, Any]], None]
 
