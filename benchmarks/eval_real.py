@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tagger.evaluate import score_clips, sigmoid, top1_accuracy  # noqa: E402
+from tagger.clip_scoring import score_clips, sigmoid, top1_accuracy  # noqa: E402
 from tagger.train.metrics import (average_precision, best_f1_threshold,  # noqa: E402
                                   precision_recall_f1, roc_auc)
 from tagger.model.card import ModelCard  # noqa: E402
@@ -179,8 +179,8 @@ def _fmt(x: float) -> float | None:
     return None if x != x else round(float(x), 3)
 
 
-def evaluate(model: torch.nn.Module, card: ModelCard, clips: list[Clip], *,
-             n_mix: int = 150, seed: int = SEED) -> tuple[dict, dict[str, float]]:
+def evaluate_on_real_clips(model: torch.nn.Module, card: ModelCard, clips: list[Clip], *,
+                           n_mix: int = 150, seed: int = SEED) -> tuple[dict, dict[str, float]]:
     """Run every measurement; return (validation dict for the card, shipped thresholds)."""
     classes = list(card.classes)
     idx = {c: i for i, c in enumerate(classes)}
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     clips = select_clips(args.data, cap=args.cap)
     decode(clips, args.data, card.sample_rate, args.cache)
-    res, thresholds = evaluate(model, card, clips, n_mix=args.mixtures)
+    res, thresholds = evaluate_on_real_clips(model, card, clips, n_mix=args.mixtures)
     res["thresholds_fitted"] = thresholds
     res["eval_seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(res, indent=2)

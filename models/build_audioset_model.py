@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
         clips = eval_real.select_clips(args.data)
         eval_real.decode(clips, args.data, card.sample_rate, args.cache)
-        validation, thresholds = eval_real.evaluate(net, card, clips)
+        validation, thresholds = eval_real.evaluate_on_real_clips(net, card, clips)
         card.thresholds = thresholds
         card.validation = validation
     card.save(args.out / f"{NAME}.json")

@@ -1,8 +1,10 @@
-"""Find tracks by the instruments in them: one parameterised SQL over ``track_instruments``.
+"""Find tracks by the instruments in them: what a query means, checked, and its rows as hits.
 
-A query is a :class:`QuerySpec` (what the CLI's ``--has/--any/--not/...`` options say), turned by
-:func:`build_sql` into a single statement so SQLite's planner, not Python, does the work: on a
-100,000-track store ``--has sax`` must answer in well under 100 ms.
+A query is a :class:`QuerySpec` (what the CLI's ``--has/--any/--not/...`` options say);
+:func:`compile_query` resolves its names and checks its values into the store's
+``InstrumentQuery``, which ``tagger.store.queries`` turns into a single statement so SQLite's
+planner, not Python, does the work; :func:`run_query` folds the rows into :class:`TrackHit`
+hits.
 
 Semantics:
 
@@ -33,6 +35,7 @@ from tagger.export import atomic_file
 from tagger.printable import printable
 from tagger.store.db import InstrumentSummary, Store
 from tagger.store.lookups import instrument_names
+from tagger.store.queries import InstrumentQuery, instrument_query_rows
 from tagger.taxonomy import UnknownInstrumentError
 
 __all__ = [
@@ -41,7 +44,7 @@ __all__ = [
     "QueryError",
     "UnknownInstrumentError",
     "run_query",
-    "build_sql",
+    "compile_query",
     "store_classes",
     "write_m3u",
     "m3u_fits",
@@ -143,122 +146,38 @@ def _check(spec: QuerySpec) -> None:
         raise QueryError(f"--limit must be positive, not {spec.limit}")
 
 
-def _in_list(column: str, values: Sequence[str], params: list[Any]) -> str:
-    params.extend(values)
-    return f"{column} IN ({', '.join('?' * len(values))})"
-
-
-def _row_filters(alias: str, spec: QuerySpec, params: list[Any]) -> str:
-    """Conditions a matched instrument row must meet: present, plus score/coverage/role."""
-    parts = [f"{alias}.coverage > 0"]
-    for column, op, value in (("score", ">=", spec.min_score),
-                              ("coverage", ">=", spec.min_coverage),
-                              ("role", "=", spec.role)):
-        if value is not None:
-            parts.append(f"{alias}.{column} {op} ?")
-            params.append(value)
-    return " AND ".join(parts)
-
-
-def _track_filters(spec: QuerySpec, not_members: list[str], params: list[Any]) -> list[str]:
-    """Conditions on the ``tracks`` row (alias ``t``): status, path, format, ``--not``."""
-    where: list[str] = []
-    if spec.status is not None:
-        where.append("t.status = ?")
-        params.append(spec.status)
-    if spec.path_glob:
-        where.append("t.path GLOB ?")
-        params.append(spec.path_glob)
-    if spec.path_contains:
-        where.append("instr(lower(t.path), lower(?)) > 0")
-        params.append(spec.path_contains)
-    formats = list(dict.fromkeys(_normalize_format(f) for f in spec.formats if f.strip()))
-    if formats:
-        # The scanner stores the lower-case extension without its dot (discover.Candidate).
-        where.append(_in_list("t.format", formats, params))
-    if not_members:
-        cond = _in_list("n.instrument", list(dict.fromkeys(not_members)), params)
-        where.append(f"NOT EXISTS (SELECT 1 FROM track_instruments n WHERE n.track_id = t.id"
-                     f" AND {cond} AND n.coverage > 0)")
-    return where
-
-
-def build_sql(spec: QuerySpec, classes: Sequence[str]) -> tuple[str, list[Any]]:
-    """The one statement answering ``spec``, and its parameters.
-
-    It returns one row per (track, matched instrument), best score first; :func:`run_query`
-    folds them into hits. Plans were chosen by measuring (benchmarks/bench_query.py):
-
-    - one positive condition (a ``--has`` or the ``--any`` set): the ``track_instruments_lookup``
-      index (instrument first) drives, then ``tracks`` by rowid. ``CROSS JOIN`` pins that order,
-      because a store is never ANALYZEd and the planner otherwise walks every track;
-    - several: the candidate ids are the ``INTERSECT`` of one index scan per condition (cost
-      follows the sizes of the groups), then the matched rows come by primary-key probes;
-    - ``--not`` is a ``NOT EXISTS`` primary-key probe per candidate;
-    - no instrument condition: the tracks (limited in SQL) with whatever they have present.
+def compile_query(spec: QuerySpec, classes: Sequence[str]) -> InstrumentQuery:
+    """``spec`` in the store's terms: names resolved to ``classes``, values checked.
 
     Raises :class:`UnknownInstrumentError` for a name ``classes`` cannot resolve, and
-    :class:`QueryError` for impossible values.
+    :class:`QueryError` for impossible values. The statement itself is
+    ``tagger.store.queries.instrument_query_sql``'s.
     """
     spec = replace(spec, role=taxonomy.canonical_role(spec.role))
     _check(spec)
-    has_groups = [taxonomy.resolve(n, classes) for n in split_names(spec.has)]
+    conditions = [list(taxonomy.resolve(n, classes)) for n in split_names(spec.has)]
     any_members = [c for n in split_names(spec.any) for c in taxonomy.resolve(n, classes)]
-    not_members = [c for n in split_names(spec.not_) for c in taxonomy.resolve(n, classes)]
-    conditions = [list(g) for g in has_groups]
     if any_members:
         conditions.append(list(dict.fromkeys(any_members)))
-    asked = list(dict.fromkeys(c for cond in conditions for c in cond))
-    filtered = any(v is not None for v in (spec.min_score, spec.min_coverage, spec.role))
-    columns = ("t.id, t.path, t.path_key, t.duration, t.format, t.model, t.status, t.error,"
-               " ti.instrument, ti.score, ti.coverage, ti.role")
-
-    params: list[Any] = []
-    if not conditions and not filtered:
-        where = _track_filters(spec, not_members, params)
-        inner = "SELECT * FROM tracks t" + (f" WHERE {' AND '.join(where)}" if where else "")
-        inner += " ORDER BY t.path"
-        if spec.limit is not None:
-            inner += " LIMIT ?"
-            params.append(spec.limit)
-        sql = (f"SELECT {columns} FROM ({inner}) t LEFT JOIN track_instruments ti"
-               " ON ti.track_id = t.id AND ti.coverage > 0 ORDER BY t.path, ti.score DESC")
-        return sql, params
-
-    if len(conditions) <= 1:
-        on = [] if not asked else [_in_list("ti.instrument", asked, params)]
-        on.append(_row_filters("ti", spec, params))
-        source = "track_instruments ti CROSS JOIN tracks t ON t.id = ti.track_id"
-        if not asked:  # filters only: let the planner pick (it scans either way)
-            source = "track_instruments ti JOIN tracks t ON t.id = ti.track_id"
-        where = on
-    else:
-        parts = []
-        for cond in conditions:
-            sub = _in_list("instrument", cond, params)
-            parts.append(f"SELECT track_id FROM track_instruments x WHERE {sub}"
-                         f" AND {_row_filters('x', spec, params)}")
-        on = [_in_list("ti.instrument", asked, params), _row_filters("ti", spec, params)]
-        source = (f"(SELECT track_id AS id FROM ({' INTERSECT '.join(parts)})) cand"
-                  " CROSS JOIN tracks t ON t.id = cand.id"
-                  f" CROSS JOIN track_instruments ti ON ti.track_id = t.id AND {' AND '.join(on)}")
-        where = []
-    where += _track_filters(spec, not_members, params)
-    sql = (f"SELECT {columns} FROM {source}"
-           + (f" WHERE {' AND '.join(where)}" if where else "")
-           + " ORDER BY ti.score DESC, t.path")
-    return sql, params
+    excluded = [c for n in split_names(spec.not_) for c in taxonomy.resolve(n, classes)]
+    # The scanner stores the lower-case extension without its dot (discover.Candidate).
+    formats = [_normalize_format(f) for f in spec.formats if f.strip()]
+    return InstrumentQuery(
+        conditions=conditions, excluded=excluded, min_score=spec.min_score,
+        min_coverage=spec.min_coverage, role=spec.role, status=spec.status,
+        path_glob=spec.path_glob, path_contains=spec.path_contains, formats=formats,
+        limit=spec.limit)
 
 
 def run_query(
     store: Store, spec: QuerySpec, *, classes: Sequence[str] | None = None
 ) -> list[TrackHit]:
     """Tracks matching ``spec``, best first; ``classes`` defaults to :func:`store_classes`."""
-    sql, params = build_sql(spec, classes if classes is not None else store_classes(store))
+    query = compile_query(spec, classes if classes is not None else store_classes(store))
     hits: dict[int, TrackHit] = {}
-    limit = spec.limit
+    limit = query.limit
     for tid, path, key, duration, fmt, model, status, error, name, score, coverage, role in (
-        store.conn.execute(sql, params)
+        instrument_query_rows(store, query)
     ):
         hit = hits.get(tid)
         if hit is None:

@@ -15,7 +15,7 @@ from tagger.train.student import build_model, param_groups
 from tagger.train.teacher import build_teacher, data_rate, resample
 from tagger.train.loop import train
 from tagger.train.metrics import (average_precision, best_f1_threshold, calibrate_thresholds,
-                                  confusion_matrix, evaluate, roc_auc,
+                                  confusion_matrix, evaluate_probabilities, roc_auc,
                                   selection_score)
 
 
@@ -55,15 +55,16 @@ def test_thresholds_confusion_and_masks() -> None:
     probs = np.array([[0.9, 0.2], [0.3, 0.8], [0.4, 0.6], [0.7, 0.9]])
     mask = np.ones_like(labels)
     assert confusion_matrix(labels, probs, mask).tolist() == [[1, 1], [0, 1]]  # row 3: two labels
-    rep = evaluate(probs, labels, mask, ["a", "b"])
+    rep = evaluate_probabilities(probs, labels, mask, ["a", "b"])
     assert rep.single_label_clips == 3 and rep.top1 == pytest.approx(2 / 3)
     mask[2, 0] = 0  # the mis-ranked "a" is unknown: left out, so "a" ranks perfectly
-    assert evaluate(probs, labels, mask, ["a", "b"]).per_class["a"].ap == pytest.approx(1.0)
+    rep = evaluate_probabilities(probs, labels, mask, ["a", "b"])
+    assert rep.per_class["a"].ap == pytest.approx(1.0)
     thr = calibrate_thresholds(probs, labels, mask, ["a", "b"])
     assert 0.3 < thr["a"] < 0.7
     # Class folders: one class known present, the others unknown. No negatives: AP means
     # nothing (NaN), top-1 on the known class is what is left to choose checkpoints by.
-    folders = evaluate(probs[:2], labels[:2], np.eye(2), ["a", "b"])
+    folders = evaluate_probabilities(probs[:2], labels[:2], np.eye(2), ["a", "b"])
     assert math.isnan(folders.mAP) and folders.single_label_clips == 2 and folders.top1 == 1.0
     assert selection_score(folders) == 1.0 and selection_score(rep) == rep.mAP
 
@@ -117,7 +118,7 @@ def test_a_small_student_distils_from_the_teacher_at_another_rate(tmp_path: Path
 def test_score_clips_is_the_max_over_the_scanners_windows(tiny_model: Path) -> None:
     """The benchmarks' scorer windows a clip exactly as a scan does (``chunking.frame``)."""
     from tagger.pipeline.chunking import frame
-    from tagger.evaluate import score_clips
+    from tagger.clip_scoring import score_clips
     from tagger.model.registry import load_model
 
     net, card = load_model(tiny_model)

@@ -49,12 +49,9 @@ def _options(
 
 
 def _load_commands() -> None:
+    """Import every command module: each registers its command on ``app`` when imported."""
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"tagger.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tagger.cli.{name}":
-                raise
+        importlib.import_module(f"tagger.cli.{name}")
 
 
 _load_commands()

@@ -24,6 +24,7 @@ import numpy as np
 
 from tagger.store import Store
 from tagger.store.labels import scored_tracks
+from tagger.store.score_blobs import decode_scores
 from tagger.taxonomy import CLASSES, resolve
 
 CLIP_S = 5.0
@@ -162,9 +163,9 @@ class ClipIndex:
             classes = json.loads(classes_json)
             if not classes or not p_blob or not hop_s or hop_s <= 0:
                 continue
-            presence = _unpack(p_blob, len(classes))
-            foreground = _unpack(f_blob, len(classes)) if f_blob else None
-            if presence is None:
+            presence = decode_scores(p_blob, len(classes))
+            foreground = decode_scores(f_blob, len(classes)) if f_blob else None
+            if presence is None:  # a damaged blob
                 continue
             # A scan always knows the duration; older rows may not: the chunks bound it.
             known = duration if duration and duration > 0 else (len(presence) - 1) * hop_s + window_s
@@ -260,14 +261,6 @@ class ClipIndex:
             return ids
         ranked.sort(key=lambda item: (-item[0], item[1]))
         return [cid for _, cid in ranked]
-
-
-def _unpack(blob: bytes, n_classes: int) -> np.ndarray | None:
-    """float16 blob -> float32 [chunks, classes]; None for a blob that does not fit (corrupt)."""
-    values = np.frombuffer(blob, dtype=np.float16)
-    if len(values) == 0 or len(values) % n_classes:
-        return None
-    return values.astype(np.float32).reshape(-1, n_classes)
 
 
 class LabelQueue:

@@ -10,11 +10,19 @@ ensemble still takes one waveform batch like every other model.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from tagger.model.architectures import register_architecture
+from tagger.model.card import ModelCard
+from tagger.model.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from tagger.model.architectures import MemberLoader
 
 LOGIT_CLAMP = 30.0
 FIR_TAPS = 63
@@ -85,3 +93,23 @@ def rate_factor(ensemble_rate: int, member_rate: int, name: str) -> int:
         raise ValueError(f"ensemble member {name!r} runs at {member_rate} Hz: needs an integer "
                          f"fraction of the ensemble's {ensemble_rate} Hz")
     return int(round(factor))
+
+
+@register_architecture("ensemble", composite=True)
+def build_ensemble(card: ModelCard, load_member: MemberLoader) -> EnsembleNet:
+    """Load every member the card names (``architecture.members``: ``model``, ``weight``,
+    ``role``); ``load_member`` names a missing member (or a cycle) in its one-line error."""
+    members, weights, factors, role = [], [], [], None
+    for spec in card.architecture.get("members") or []:
+        name = spec["model"]
+        net, member = load_member(name)
+        if list(member.classes) != list(card.classes):
+            raise ModelNotFoundError(f"ensemble {card.name!r}: member {name!r} has other classes")
+        if spec.get("role"):
+            role = len(members)
+        members.append(net)
+        weights.append(float(spec.get("weight", 1.0)))
+        factors.append(rate_factor(card.sample_rate, member.sample_rate, name))
+    if not members:
+        raise ModelNotFoundError(f"ensemble {card.name!r} names no members")
+    return EnsembleNet(members, weights, factors, list(card.classes), role)

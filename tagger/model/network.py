@@ -4,7 +4,8 @@
 waveforms and get the same answer on CPU and GPU. Every model speaks logits (apply a sigmoid
 for probabilities) so thresholds and the segmenter never care which head produced them.
 
-Heads (``card.architecture["head"]["type"]``):
+Heads (``card.architecture["head"]["type"]``, registered with
+``tagger.model.architectures.register_head``):
 
 - ``audioset_map``: the backbone's 527 AudioSet logits are combined per class over a fixed map
   of AudioSet classes (e.g. Saxophone -> saxophone; Singing, Choir, ... -> voice). The map is a
@@ -22,6 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tagger.model.architectures import (UnknownArchitectureError, build_head,
+                                        register_architecture, register_head)
 from tagger.model.card import ModelCard
 from tagger.model.frontend import LogMel
 from tagger.model.mobilenet import MobileNetV3Audio, fold_batchnorm
@@ -131,30 +134,38 @@ class TaggerNet(nn.Module):
         return self.backbone.embed(self.frontend(wave))
 
 
+@register_head("audioset_map")
+def _audioset_map_head(card: ModelCard, config: dict[str, Any]) -> tuple[nn.Module, int]:
+    n_out = int(card.architecture.get("num_outputs", AUDIOSET_CLASSES))
+    class_map = map_from_json(config["map"]) if "map" in config else AUDIOSET_MAP
+    head = AudioSetMapHead(list(card.classes), class_map, config.get("combine", "max"), n_out)
+    return head, n_out
+
+
+@register_head("direct")
+def _direct_head(card: ModelCard, config: dict[str, Any]) -> tuple[nn.Module, int]:
+    n_classes = len(card.classes)
+    n_out = int(card.architecture.get("num_outputs", n_classes))
+    if n_out != n_classes:
+        raise ValueError(f"direct head needs num_outputs == {n_classes} classes")
+    return nn.Identity(), n_out
+
+
+@register_architecture("mobilenet_v3_audio")
 def build_network(card: ModelCard) -> TaggerNet:
-    """Build the (untrained) network a card describes; load its ``state_dict`` afterwards."""
+    """Build the (untrained) network a card describes; load its ``state_dict`` afterwards.
+
+    The head is ``architecture.head.type``'s registered builder (``direct`` when absent).
+    """
     arch: dict[str, Any] = dict(card.architecture)
-    kind = arch.get("type")
-    if kind != "mobilenet_v3_audio":
-        raise ValueError(f"unknown architecture type {kind!r} in card {card.name!r}")
-    head_cfg: dict[str, Any] = dict(arch.get("head") or {"type": "direct"})
-    head_type = head_cfg.get("type")
-    classes = list(card.classes)
-    if head_type == "audioset_map":
-        n_out = int(arch.get("num_outputs", AUDIOSET_CLASSES))
-        class_map = map_from_json(head_cfg["map"]) if "map" in head_cfg else AUDIOSET_MAP
-        head: nn.Module = AudioSetMapHead(classes, class_map, head_cfg.get("combine", "max"), n_out)
-    elif head_type == "direct":
-        n_out = int(arch.get("num_outputs", len(classes)))
-        if n_out != len(classes):
-            raise ValueError(f"direct head needs num_outputs == {len(classes)} classes")
-        head = nn.Identity()
-    else:
-        raise ValueError(f"unknown head type {head_type!r} in card {card.name!r}")
+    if arch.get("type") != "mobilenet_v3_audio":
+        raise UnknownArchitectureError(f"card {card.name!r} is not a mobilenet_v3_audio network"
+                                       f" but {arch.get('type')!r}")
+    head, n_out = build_head(card, dict(arch.get("head") or {"type": "direct"}))
     backbone = MobileNetV3Audio(width_mult=float(arch.get("width_mult", 0.4)), num_classes=n_out)
-    role_head = nn.Linear(backbone.embed_dim, len(classes)) if arch.get("role_head") else None
+    role_head = nn.Linear(backbone.embed_dim, len(card.classes)) if arch.get("role_head") else None
     frontend = LogMel(card.frontend, card.sample_rate)
-    return TaggerNet(frontend, backbone, head, classes, role_head)
+    return TaggerNet(frontend, backbone, head, list(card.classes), role_head)
 
 
 class ChannelsLast(nn.Module):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tagger.config import package_models_dir, user_models_dir
+from tagger.model.architectures import Architecture, UnknownArchitectureError, architecture_of
 from tagger.model.card import ModelCard
 from tagger.model.errors import ModelNotFoundError
 
@@ -140,8 +141,9 @@ def load_model(name_or_path: str | None = None, device: str | torch.device = "cp
                ) -> tuple[torch.nn.Module, ModelCard]:
     """Build and load a model in eval mode with gradients off. ``None`` = the default model.
 
-    A card's ``architecture.type`` picks the builder: ``mobilenet_v3_audio`` (our CNN),
-    ``yamnet`` (YAMNet with an AudioSet map) or ``ensemble`` (members named by card).
+    A card's ``architecture.type`` picks the builder registered for it
+    (``tagger.model.architectures``): ``mobilenet_v3_audio`` (our CNN), ``yamnet`` (YAMNet
+    with an AudioSet map) or ``ensemble`` (members named by card, loaded the same way).
     ``for_scanning`` applies the inference rewrites (see ``load_model_for_scanning``).
     """
     import torch
@@ -150,14 +152,24 @@ def load_model(name_or_path: str | None = None, device: str | torch.device = "cp
 
     card_path = find_card(name_or_path)
     card = ModelCard.load(card_path)
-    kind = card.architecture.get("type")
-    if kind == "ensemble":
-        net: torch.nn.Module = _load_ensemble(card, device, for_scanning, _seen + (card.name,))
+    arch = architecture(card)
+    if arch.composite:
+        seen = _seen + (card.name,)
+
+        def load_member(name: str) -> tuple[torch.nn.Module, ModelCard]:
+            if name in seen:
+                raise ModelNotFoundError(f"{arch.name} {card.name!r} contains itself ({name})")
+            try:
+                return load_model(name, device, for_scanning=for_scanning, _seen=seen)
+            except ModelNotFoundError as exc:
+                raise ModelNotFoundError(f"{arch.name} {card.name!r}: member {exc}") from None
+
+        net: torch.nn.Module = arch.build(card, load_member).eval().requires_grad_(False)
     else:
         weights = weights_path(card, card_path)
         if not weights.is_file():
             raise ModelNotFoundError(f"model {card.name!r}: weights file {weights} is missing")
-        net = _build(card)
+        net = arch.build(card)
         state = torch.load(weights, map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
         net.eval().requires_grad_(False)
@@ -168,42 +180,22 @@ def load_model(name_or_path: str | None = None, device: str | torch.device = "cp
     return net.to(device), card
 
 
-def _build(card: ModelCard) -> torch.nn.Module:
-    if card.architecture.get("type") == "yamnet":
-        from tagger.model.yamnet_tagger import build_yamnet_tagger
+def architecture(card: ModelCard) -> Architecture:
+    """The registered architecture of a card, the built-in ones imported first (they register
+    themselves: ``tagger.model.architectures``); an unknown type lists the known ones."""
+    from tagger.model import ensemble, network, yamnet_tagger  # noqa: F401
 
-        return build_yamnet_tagger(card)
-    from tagger.model.network import build_network
-
-    return build_network(card)
+    return architecture_of(card)
 
 
-def _load_ensemble(card: ModelCard, device: str | torch.device, for_scanning: bool,
-                   seen: tuple[str, ...]) -> torch.nn.Module:
-    """Load every member a card names; a missing member is a one-line error naming it."""
-    from tagger.model.ensemble import EnsembleNet, rate_factor
-
-    specs = card.architecture.get("members") or []
-    members, weights, factors, role = [], [], [], None
-    for spec in specs:
-        name = spec["model"]
-        if name in seen:
-            raise ModelNotFoundError(f"ensemble {card.name!r} contains itself ({name})")
-        try:
-            net, member = load_model(name, device, for_scanning=for_scanning, _seen=seen)
-        except ModelNotFoundError as exc:
-            raise ModelNotFoundError(f"ensemble {card.name!r}: member {exc}") from None
-        if list(member.classes) != list(card.classes):
-            raise ModelNotFoundError(f"ensemble {card.name!r}: member {name!r} has other classes")
-        if spec.get("role"):
-            role = len(members)
-        members.append(net)
-        weights.append(float(spec.get("weight", 1.0)))
-        factors.append(rate_factor(card.sample_rate, member.sample_rate, name))
-    if not members:
-        raise ModelNotFoundError(f"ensemble {card.name!r} names no members")
-    ens = EnsembleNet(members, weights, factors, list(card.classes), role)
-    return ens.eval().requires_grad_(False)
+def build_from_card(card: ModelCard) -> torch.nn.Module:
+    """The untrained network ``card`` describes (load its ``state_dict`` afterwards); a
+    composite card (an ensemble) is made of loaded models: use :func:`load_model`."""
+    arch = architecture(card)
+    if arch.composite:
+        raise UnknownArchitectureError(f"card {card.name!r}: a {arch.name} is built from its"
+                                       " members' weights; load it with load_model")
+    return arch.build(card)
 
 
 def load_model_for_scanning(name_or_path: str | None = None, device: str | torch.device = "cpu"

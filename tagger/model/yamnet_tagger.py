@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from tagger.model.architectures import register_architecture
 from tagger.model.card import ModelCard
 from tagger.model.network import AudioSetMapHead, map_from_json
 from tagger.model.yamnet import N_CLASSES, SAMPLE_RATE, YamNet
@@ -42,6 +43,7 @@ class YamnetTagger(nn.Module):
         return torch.log(prob) - torch.log1p(-prob), None
 
 
+@register_architecture("yamnet")
 def build_yamnet_tagger(card: ModelCard) -> YamnetTagger:
     """The (unloaded) YAMNet tagger a card describes."""
     arch = card.architecture

@@ -20,6 +20,7 @@ from tagger.store.damage import damage_error, is_damage
 from tagger.store.errors import StoreError
 from tagger.store.migrations import MIGRATIONS, migrate
 from tagger.store.rows import InstrumentSummary, SegmentRow, TrackResult
+from tagger.store.score_blobs import decode_scores
 from tagger.store.writes import write_tracks
 
 
@@ -303,18 +304,11 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        import numpy as np
-
         window_s, hop_s, classes_json, presence, foreground = row
         classes = json.loads(classes_json)
-
-        def unpack(blob: bytes | None) -> np.ndarray | None:
-            if blob is None:
-                return None
-            return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, len(classes))
-
         return {"window_s": window_s, "hop_s": hop_s, "classes": classes,
-                "presence": unpack(presence), "foreground": unpack(foreground)}
+                "presence": decode_scores(presence, len(classes)),
+                "foreground": decode_scores(foreground, len(classes))}
 
     def iter_tracks(self, *, status: str | None = None) -> Iterator[dict[str, Any]]:
         sql = "SELECT * FROM tracks" + (" WHERE status = ?" if status else "") + " ORDER BY path"

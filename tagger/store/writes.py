@@ -14,9 +14,9 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import numpy as np
+from tagger.store.score_blobs import encode_scores
 
+if TYPE_CHECKING:
     from tagger.store.rows import TrackResult
 
 # What SQLite (or the sqlite3 module) raises for one bad row, as opposed to a bad database.
@@ -37,12 +37,6 @@ _INSTRUMENT = ("INSERT INTO track_instruments (track_id, instrument, score, cove
                " VALUES (?, ?, ?, ?, ?)")
 _SCORES = "INSERT INTO chunk_scores VALUES (?, ?, ?, ?, ?, ?)"
 _IN_CHUNK = 500  # ids per "IN (...)": well under SQLite's 32,766 variables
-
-
-def blob(array: np.ndarray | None) -> bytes | None:
-    import numpy as np
-
-    return None if array is None else np.asarray(array, dtype=np.float16).tobytes()
 
 
 def write_tracks(conn: sqlite3.Connection, rows: Sequence[TrackResult], keys: list[bytes],
@@ -94,8 +88,8 @@ def _write_all(conn: sqlite3.Connection, rows: Sequence[TrackResult], keys: list
 
 
 def _scores_row(track_id: int, r: TrackResult) -> tuple[Any, ...]:
-    return (track_id, r.window_s, r.hop_s, json.dumps(r.classes), blob(r.presence),
-            blob(r.foreground))
+    return (track_id, r.window_s, r.hop_s, json.dumps(r.classes), encode_scores(r.presence),
+            encode_scores(r.foreground))
 
 
 def _write_or_refuse(conn: sqlite3.Connection, r: TrackResult, key: bytes, display: str,

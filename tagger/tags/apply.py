@@ -163,14 +163,13 @@ class _Item:
 def _plan(store: Store, track_id: int, *, dry_run: bool, remove: bool,
           cleaned: set[str], options: TagOptions = DEFAULT_OPTIONS) -> _Item:
     """Read what the track needs from the store (main thread: the connection is not shared)."""
-    row = store.conn.execute(
-        "SELECT path_key, size, mtime_ns, model, status, error FROM tracks WHERE id = ?",
-        (track_id,),
-    ).fetchone()
+    row = store.track(track_id)
     if row is None:
         return _Item(TagOutcome(f"track #{track_id}", track_id, "error",
                                 error="track is not in the store", dry_run=dry_run), b"")
-    key, size, mtime_ns, model, status, error = bytes(row[0]), *row[1:]
+    key = bytes(row["path_key"])
+    size, mtime_ns, model, status, error = (
+        row[c] for c in ("size", "mtime_ns", "model", "status", "error"))
     path = os.fsdecode(key)
     if not dry_run:
         folder = os.path.dirname(path)

@@ -34,7 +34,7 @@ from tagger.train.student import build_model, config_from_card, param_groups
 from tagger.train.teacher import build_teacher, data_rate
 from tagger.train.labelled import fit_length
 from tagger.train.metrics import EvalReport, calibrate_thresholds, json_safe, selection_score
-from tagger.train.predict import Predictions, evaluate_sets, foreground_accuracy, report
+from tagger.train.predict import Predictions, foreground_accuracy, predict_sets, report
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -232,7 +232,7 @@ def _train(config: TrainConfig, sources: Sequence[ExampleSource],
 
     def evaluate_now() -> None:
         nonlocal best_step, best_score, best_state
-        preds = evaluate_sets(net, eval_sets, card, device=device,
+        preds = predict_sets(net, eval_sets, card, device=device,
                               batch_size=config.eval_batch_size, amp=config.amp)
         score, row = _score(preds, card.classes)
         if math.isnan(score):
@@ -309,8 +309,8 @@ def finish(result: TrainResult, net: nn.Module, config: TrainConfig,
            training_data: list[dict[str, Any]] | None, reproduce: str | None) -> None:
     """Calibrate thresholds on all validation clips and fill the card's record of the run."""
     card = result.card
-    preds = evaluate_sets(net, eval_sets, card, device=device, batch_size=config.eval_batch_size,
-                          amp=config.amp)
+    preds = predict_sets(net, eval_sets, card, device=device, batch_size=config.eval_batch_size,
+                         amp=config.amp)
     validation: dict[str, Any] = {"best_step": result.best_step, "steps": result.step,
                                   "history": result.history}
     if preds:

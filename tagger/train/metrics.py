@@ -160,8 +160,9 @@ def confusion_matrix(labels: np.ndarray, probs: np.ndarray, mask: np.ndarray) ->
     return out
 
 
-def evaluate(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None, classes: Sequence[str],
-             thresholds: Mapping[str, float] | None = None) -> EvalReport:
+def evaluate_probabilities(probs: np.ndarray, labels: np.ndarray, mask: np.ndarray | None,
+                           classes: Sequence[str], thresholds: Mapping[str, float] | None = None
+                           ) -> EvalReport:
     """Figures for ``probs`` [N, C] against 0/1 ``labels`` [N, C]; thresholds default to 0.5.
 
     With ``thresholds``, top-1 and the confusion matrix pick the class whose score clears its

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from tagger.pipeline.chunking import frame
 from tagger.model.card import ModelCard
 from tagger.train.example import Example
-from tagger.train.metrics import EvalReport, evaluate
+from tagger.train.metrics import EvalReport, evaluate_probabilities
 
 
 @dataclass
@@ -137,14 +137,14 @@ def foreground_accuracy(pred: Predictions) -> float:
 def report(pred: Predictions, classes: Sequence[str],
            thresholds: Mapping[str, float] | None = None) -> EvalReport:
     """Metrics for predictions, with the validation loss filled in."""
-    out = evaluate(pred.probs, pred.labels, pred.mask, classes, thresholds)
+    out = evaluate_probabilities(pred.probs, pred.labels, pred.mask, classes, thresholds)
     out.loss = pred.loss()
     return out
 
 
-def evaluate_sets(net: torch.nn.Module, eval_sets: Mapping[str, Sequence[Example]],
-                  card: ModelCard, *, device: torch.device | str = "cpu", batch_size: int = 32,
-                  amp: bool = True) -> dict[str, Predictions]:
+def predict_sets(net: torch.nn.Module, eval_sets: Mapping[str, Sequence[Example]],
+                 card: ModelCard, *, device: torch.device | str = "cpu", batch_size: int = 32,
+                 amp: bool = True) -> dict[str, Predictions]:
     """Predictions per named evaluation set (sets without clips are left out)."""
     return {name: predict(net, clips, card, device=device, batch_size=batch_size, amp=amp)
             for name, clips in eval_sets.items() if len(clips)}
