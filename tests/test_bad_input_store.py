@@ -34,7 +34,7 @@ def tagger(*args: str, user: str | None = None, timeout: float = 300
     """The real CLI in a subprocess (as ``user`` through setpriv when given)."""
     cmd = [sys.executable, "-m", "tagger", *args]
     if user:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid=nogroup", "--clear-groups", *cmd]
+        cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *cmd]
     env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": "/tmp"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 

@@ -143,4 +143,4 @@ def test_a_full_disk_stops_the_scan_cleanly_keeping_whole_tracks(tmp_path: Path,
     conn.close()
     with Store(db) as store:  # space again: the next scan finishes the rest
         report = scan([str(tmp_path / "lib")], store=store, options=options(tiny_model))
-        assert store.counts() == {"ok": len(FORMATS)}
+        assert store.counts() == {"ok": len(FORMATS)} and report.failed == 0
