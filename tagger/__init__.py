@@ -25,16 +25,16 @@ if TYPE_CHECKING:
     from tagger.pipeline.scanning import ScanOptions, ScanProgress, ScanReport
     from tagger.query import QuerySpec, run_query
     from tagger.store import Store
-    from tagger.tags import tag_tracks
+    from tagger.tags import TagWriter, tag_tracks
 
 _EXPORTS = {
     "scan": "pipeline.run", "ScanOptions": "pipeline.scanning", "ScanReport": "pipeline.scanning",
     "ScanProgress": "pipeline.scanning", "Store": "store", "QuerySpec": "query",
-    "run_query": "query", "tag_tracks": "tags", "export_tracks": "export",
+    "run_query": "query", "tag_tracks": "tags", "TagWriter": "tags", "export_tracks": "export",
     "load_model": "model.registry",
 }
 __all__ = ["scan", "ScanOptions", "ScanReport", "ScanProgress", "Store", "QuerySpec",
-           "run_query", "tag_tracks", "export_tracks", "load_model"]
+           "run_query", "tag_tracks", "TagWriter", "export_tracks", "load_model"]
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -21,10 +21,12 @@ def test_every_exported_name_resolves_to_where_it_lives() -> None:
     from tagger.query import QuerySpec, run_query
     from tagger.store.db import Store
     from tagger.tags.apply import tag_tracks
+    from tagger.tags.writer import TagWriter
 
     homes = {"scan": scan, "ScanOptions": ScanOptions, "ScanReport": ScanReport,
              "ScanProgress": ScanProgress, "Store": Store, "QuerySpec": QuerySpec,
-             "run_query": run_query, "tag_tracks": tag_tracks, "export_tracks": export_tracks,
+             "run_query": run_query, "tag_tracks": tag_tracks, "TagWriter": TagWriter,
+             "export_tracks": export_tracks,
              "load_model": load_model}
     assert sorted(tagger.__all__) == sorted(homes)
     assert {name: getattr(tagger, name) for name in tagger.__all__} == homes
