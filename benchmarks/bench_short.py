@@ -5,12 +5,14 @@ a fresh database each run) as wall seconds, x real time, files/s and the per-fil
 medians of ``--runs``; then start-up: ``tagger --help`` and an unchanged re-scan of 5,000 files,
 and the heaviest imports of each (``python -X importtime``).
 
-CPU s is user + system time of the scan and its decode workers: on a shared machine it moves
-less than wall time. Per-file overhead = (wall - fixed - audio / long_rate) / files: what a file costs beyond its
-audio, where ``fixed`` is a forced scan of one 0.5-s clip (imports, model, workers) and
+CPU s is user + system time of the scan and its decode workers, "main" the scan process's own
+share (the model, segmenter and store; the rest is decoding): on a shared machine they move
+less than wall time. Per-file overhead = (wall - fixed - audio / long_rate) / files: what a
+file costs beyond its audio, where ``fixed`` is a forced scan of one 0.5-s clip (imports, model, workers) and
 ``long_rate`` the long library's audio seconds per wall second once ``fixed`` is taken off.
 
 Usage: python benchmarks/bench_short.py [--runs 3] [--against DIR [--against-python PY]] [--quick]
+       python benchmarks/bench_short.py --profile   (per-stage CPU of a clip: short_stages.py)
 ``--against DIR`` runs DIR's code too (DIR/.venv/bin/python, or PY, run in DIR so that
 ``-m tagger`` imports DIR's package), interleaved run by run with this checkout's, and prints
 the ratios. Libraries are cached under build/bench-short/.
@@ -85,6 +87,20 @@ def clip_library(clips: int) -> tuple[list[Path], float]:
     return [folder / name for name in lengths], float(sum(lengths.values()))
 
 
+# Runs ``python -m tagger ARGS`` and, at exit, writes the CPU seconds of the scan process itself
+# and of its (finished) decode workers to stderr, so the table can split the two.
+_SPLIT_CPU = """
+import atexit, os, resource, runpy, sys
+def _report():
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    os.write(2, ("\\nbench-cpu %.3f %.3f\\n" % (own.ru_utime + own.ru_stime,
+                                            kids.ru_utime + kids.ru_stime)).encode())
+atexit.register(_report)
+sys.argv = ["tagger", *sys.argv[1:]]
+runpy.run_module("tagger", run_name="__main__", alter_sys=True)
+"""
+
+
 def _children_cpu() -> float:
     """User + system CPU seconds of every finished child process (and theirs: the workers)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -100,9 +116,14 @@ class Checkout:
     cwd: Path
     walls: dict[str, list[float]] = field(default_factory=dict)
     cpus: dict[str, list[float]] = field(default_factory=dict)  # user + system, with workers
+    main_cpus: dict[str, list[float]] = field(default_factory=dict)  # the scan process alone
 
     def tagger(self, *args: str) -> list[str]:
         return [self.python, "-m", "tagger", *args]
+
+    def tagger_split(self, *args: str) -> list[str]:
+        """Like ``tagger`` but reports the scan process's own CPU apart from its workers'."""
+        return [self.python, "-c", _SPLIT_CPU, *args]
 
     def timed(self, key: str, cmd: list[str], check: bool = True) -> float:
         before = _children_cpu()
@@ -113,16 +134,23 @@ class Checkout:
         if check and proc.returncode != 0:
             raise SystemExit(f"{self.name}: {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
         self.walls.setdefault(key, []).append(wall)
+        split = re.search(r"^bench-cpu ([\d.]+) ([\d.]+)$", proc.stderr, re.M)
+        if split:
+            self.main_cpus.setdefault(key, []).append(float(split.group(1)))
         return wall
 
     def median(self, key: str) -> float:
         return statistics.median(self.walls[key])
 
 
+def _median_or_dash(values: list[float] | None) -> str:
+    return f"{statistics.median(values):5.1f}" if values else f"{'-':>5}"
+
+
 def scan_fresh(checkout: Checkout, key: str, target: Path | str, extra: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        checkout.timed(key, checkout.tagger("scan", str(target), "--db", f"{tmp}/s.db", "-q",
-                                            *extra))
+        checkout.timed(key, checkout.tagger_split("scan", str(target), "--db", f"{tmp}/s.db",
+                                                  "-q", *extra))
 
 
 def heaviest_imports(checkout: Checkout, args: list[str], top: int = 6) -> str:
@@ -150,7 +178,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 clips, 12 long tracks")
     parser.add_argument("--only", default="short,long,startup")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--profile", action="store_true",
+                        help="print where a clip's CPU time goes, stage by stage"
+                             " (benchmarks/short_stages.py, this checkout), then exit")
     args = parser.parse_args()
+    if args.profile:
+        clip_library(1000)
+        stages = Path(__file__).resolve().parent / "short_stages.py"
+        raise SystemExit(subprocess.run([sys.executable, str(stages)], cwd=ROOT).returncode)
     only = set(args.only.split(","))
     extra = ["--model", args.model] if args.model else []
 
@@ -189,7 +224,7 @@ def main() -> None:
         print(f"  run {run + 1} done", file=sys.stderr)
 
     print(f"\n{'checkout':<22} {'library':<7} {'files':>6} {'wall s':>7} {'x real':>7}"
-          f" {'files/s':>8} {'ms/file':>8} {'CPU s':>6}")
+          f" {'files/s':>8} {'ms/file':>8} {'CPU s':>6} {'main':>5}")
     for c in checkouts:
         fixed = c.median("fixed")
         long_rate = long_audio / max(c.median("long") - fixed, 1e-6) if "long" in only else None
@@ -200,7 +235,8 @@ def main() -> None:
             over = (f"{1e3 * (wall - fixed - audio / long_rate) / files:8.1f}"
                     if long_rate and key == "short" else f"{'-':>8}")  # long: the reference
             print(f"{c.name[-22:]:<22} {key:<7} {files:>6} {wall:7.2f} {audio / wall:7.0f}"
-                  f" {files / wall:8.1f} {over} {statistics.median(c.cpus[key]):6.1f}   runs: "
+                  f" {files / wall:8.1f} {over} {statistics.median(c.cpus[key]):6.1f}"
+                  f" {_median_or_dash(c.main_cpus.get(key))}   runs: "
                   + ", ".join(f"{w:.1f}" for w in c.walls[key]))
         print(f"{c.name[-22:]:<22} fixed cost (forced scan of one clip): {fixed:.2f} s")
         if "startup" in only:
@@ -211,9 +247,12 @@ def main() -> None:
         for key in ("short", "long", "help", "rescan"):
             if key in this.walls:
                 cpu_then, cpu_now = (statistics.median(c.cpus[key]) for c in (other, this))
+                main = (f" (scan process {_median_or_dash(other.main_cpus[key])} s ->"
+                        f" {_median_or_dash(this.main_cpus[key])} s)"
+                        if key in this.main_cpus and key in other.main_cpus else "")
                 print(f"speed-up {key:<7}: {other.median(key) / this.median(key):.2f}x"
                       f" ({other.median(key):.2f} s -> {this.median(key):.2f} s); CPU"
-                      f" {cpu_then:.1f} s -> {cpu_now:.1f} s")
+                      f" {cpu_then:.1f} s -> {cpu_now:.1f} s{main}")
     if "startup" in only:
         print("\nheaviest imports (-X importtime, cumulative):")
         for c in checkouts:

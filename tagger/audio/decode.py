@@ -264,29 +264,51 @@ def decode_blocks(
 
 def _stream(opened: _Opened, sample_rate: int, block: int, notes: list[str] | None = None
             ) -> Iterator[np.ndarray]:
-    """Resample the source's chunks and cut them into exact blocks; enforce the error policy."""
+    """Resample the source's chunks and cut them into exact blocks; enforce the error policy.
+
+    One chunk is held back until the next shows whether it was the last: a track that comes
+    in one chunk (every short file) is resampled by one ``soxr.resample`` call, which gives the
+    stream's samples bit for bit (tested) without setting up a stream, and its only block is
+    that call's output, not a copy into a block-sized buffer.
+    """
     rate_in = opened.source.sample_rate
     declared = opened.source.declared_frames
-    resampler = (
-        None
-        if rate_in == sample_rate
-        else soxr.ResampleStream(rate_in, sample_rate, 1, dtype="float32", quality="HQ")
-    )
-    out = np.empty(block, dtype=np.float32)
+    resampler: soxr.ResampleStream | None = None
+    out: np.ndarray | None = None
     fill = 0
 
-    def cut(y: np.ndarray) -> Iterator[np.ndarray]:
+    def cut(y: np.ndarray, final: bool = False) -> Iterator[np.ndarray]:
         nonlocal out, fill
         pos = 0
         while pos < len(y):
+            if final and fill == 0 and len(y) - pos < block:  # the last, partial block
+                out, fill = y[pos:], len(y) - pos
+                return
+            if out is None:
+                out = np.empty(block, dtype=np.float32)
             n = min(block - fill, len(y) - pos)
             out[fill : fill + n] = y[pos : pos + n]
             fill += n
             pos += n
             if fill == block:
                 yield out
-                out = np.empty(block, dtype=np.float32)
+                out = None
                 fill = 0
+
+    def resampled(x: np.ndarray, last: bool) -> Iterator[np.ndarray]:
+        nonlocal resampler
+        if rate_in == sample_rate:
+            yield from cut(x, last)
+        elif last and resampler is None:
+            yield from cut(soxr.resample(x, rate_in, sample_rate, quality="HQ"), True)
+        else:
+            if resampler is None:
+                resampler = soxr.ResampleStream(rate_in, sample_rate, 1, dtype="float32",
+                                                quality="HQ")
+            yield from cut(resampler.resample_chunk(x))
+            if last:
+                yield from cut(resampler.resample_chunk(np.zeros(0, np.float32), last=True),
+                               True)
 
     def truncated() -> DecodeError | None:
         if not (opened.length_is_exact and declared):
@@ -301,6 +323,7 @@ def _stream(opened: _Opened, sample_rate: int, block: int, notes: list[str] | No
         )
 
     decoded = 0  # input frames delivered, to resume elsewhere and to spot truncation
+    held: np.ndarray | None = None  # the latest chunk, until we know whether it is the last
     chunks: Iterator[np.ndarray] = opened.source.chunks()
     while True:
         try:
@@ -314,10 +337,14 @@ def _stream(opened: _Opened, sample_rate: int, block: int, notes: list[str] | No
                 chunks = _take_over(opened, decoded, short, None)
                 continue
             break
+        if not len(x):
+            continue
         decoded += len(x)
-        yield from cut(resampler.resample_chunk(x) if resampler else x)
-    if resampler is not None:
-        yield from cut(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        if held is not None:
+            yield from resampled(held, False)
+        held = x
+    if held is not None:
+        yield from resampled(held, True)
     if decoded == 0:
         raise DecodeError(f"no audio in this {opened.label} (0 samples)", kind="empty")
     short = truncated()
@@ -332,8 +359,8 @@ def _stream(opened: _Opened, sample_rate: int, block: int, notes: list[str] | No
                           kind="corrupt")
     if notes is not None:
         notes.extend(stats.notes(rate_in))
-    if fill:
-        yield out[:fill].copy()
+    if fill and out is not None:
+        yield out[:fill].copy() if len(out) - fill > 4096 else out[:fill]
 
 
 def _failed_at(opened: _Opened, exc: Exception) -> DecodeError:

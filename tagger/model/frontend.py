@@ -9,6 +9,8 @@ live here and nowhere else. Pure torch (no torchaudio) so it runs wherever the C
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -119,6 +121,12 @@ class LogMel(nn.Module):
         if wave.dim() != 2:
             raise ValueError(f"expected waveform [B, T], got shape {tuple(wave.shape)}")
         wave = wave.float()
+        if torch.is_grad_enabled() or wave.device.type != "cpu" or wave.shape[1] <= self.n_fft:
+            return self.plain(wave)
+        return self._skipping_silence(wave)
+
+    def plain(self, wave: Tensor) -> Tensor:
+        """The reference computation (training, GPU): one centred STFT over every sample."""
         emphasised = torch.add(wave[:, 1:], wave[:, :-1], alpha=-PREEMPHASIS)
         spec = torch.stft(
             emphasised,
@@ -133,7 +141,46 @@ class LogMel(nn.Module):
         )
         spec = spec[:, self.bin_lo : self.bin_hi]
         power = spec.real.square() + spec.imag.square()  # [B, used bins, frames]
-        with torch.autocast(device_type=wave.device.type, enabled=False):
+        return self._log_mel(power)
+
+    def _skipping_silence(self, wave: Tensor) -> Tensor:
+        """``plain``'s numbers (bit for bit, tested) at less cost on CPU without gradients.
+
+        Why: a short clip is zero-padded to the window (a 1-s clip pays a 5-s STFT), and the
+        STFT of an all-zero frame is exactly zero, so its log-mel column is a constant. Frames
+        after a row's last non-zero sample are left at zero power instead of transformed; the
+        reflect padding is two small copies into one buffer (torch's reflect pad measured 3 ms
+        of a 15-ms batch of 8 windows), and the STFT runs uncentred on that buffer.
+        """
+        rows, n = wave.shape[0], wave.shape[1] - 1
+        pad, hop = self.n_fft // 2, self.hop_length
+        buf = wave.new_empty(rows, n + 2 * pad)
+        torch.add(wave[:, 1:], wave[:, :-1], alpha=-PREEMPHASIS, out=buf[:, pad : pad + n])
+        buf[:, :pad] = buf[:, pad + 1 : 2 * pad + 1].flip(-1)  # reflect, as torch.stft pads
+        buf[:, pad + n :] = buf[:, n - 1 : pad + n - 1].flip(-1)
+        frames = self.frames(wave.shape[1])
+        live = [frames] * rows
+        for row in (wave[:, -1] == 0).nonzero()[:, 0].tolist():
+            nonzero = wave[row].numpy() != 0
+            end = len(nonzero) - int(nonzero[::-1].argmax()) if nonzero.any() else 0
+            if end < n - pad:  # the end's reflection is silent too: frames past it are zeros
+                live[row] = min(frames, -(-(pad + end) // hop))  # frames starting before it
+        stft = partial(torch.stft, n_fft=self.n_fft, hop_length=hop, win_length=self.win_length,
+                       window=self.window, center=False, return_complex=True)
+        lo, hi = self.bin_lo, self.bin_hi
+        if min(live) == frames:
+            spec = stft(buf)[:, lo:hi]
+            return self._log_mel(spec.real.square() + spec.imag.square())
+        power = wave.new_zeros(rows, frames, hi - lo)  # the layout plain's power has in memory
+        for row, count in enumerate(live):
+            spec = stft(buf[row, : (count - 1) * hop + self.n_fft]).T[:, lo:hi]
+            power[row, :count] = spec.real.square()
+            power[row, :count] += spec.imag.square()
+        return self._log_mel(power.transpose(1, 2))
+
+    def _log_mel(self, power: Tensor) -> Tensor:
+        """Power [B, used bins, frames] -> normalised log-mel [B, 1, n_mels, frames]."""
+        with torch.autocast(device_type=power.device.type, enabled=False):
             power = power.float()
             mel = torch.cat([torch.matmul(self.mel_used[r0:r1, c0:c1], power[:, c0:c1])
                              for r0, r1, c0, c1 in self.mel_blocks], dim=1)

@@ -43,6 +43,7 @@ def stream_pieces(
     total = 0
     ready: list[np.ndarray] = []
     ready_count = 0
+    owned = False  # buffer is an array made here, which nothing else writes to
 
     def take(available_end: int) -> None:
         nonlocal buffer, buffer_start, next_chunk, ready_count
@@ -51,7 +52,10 @@ def stream_pieces(
             return
         count = (available_end - first - window) // hop + 1
         local = buffer[first - buffer_start : first - buffer_start + (count - 1) * hop + window]
-        ready.append(np.lib.stride_tricks.sliding_window_view(local, window)[::hop].copy())
+        if owned and (count == 1 or hop == window):  # back-to-back windows of our own copy
+            ready.append(local.reshape(count, window))
+        else:
+            ready.append(np.lib.stride_tricks.sliding_window_view(local, window)[::hop].copy())
         ready_count += count
         next_chunk += count
         keep_from = next_chunk * hop
@@ -72,7 +76,9 @@ def stream_pieces(
 
     for block in blocks:
         total += len(block)
-        buffer = np.concatenate([buffer, np.asarray(block, dtype=np.float32)])
+        block = np.asarray(block, dtype=np.float32)
+        owned = bool(len(buffer))  # the caller may reuse its block: windows of it are copied
+        buffer = np.concatenate([buffer, block]) if owned else block
         take(total)
         if ready_count >= chunks_per_piece:
             yield from pieces(final=False)
@@ -81,5 +87,6 @@ def stream_pieces(
     if next_chunk < n_chunks:
         pad = padded_end - (buffer_start + len(buffer))
         buffer = np.concatenate([buffer, np.zeros(max(pad, 0), dtype=np.float32)])
+        owned = True
         take(padded_end)
     yield from pieces(final=True)
