@@ -11,6 +11,7 @@ prints the README's reader x format table for the current layout options::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -54,11 +55,23 @@ def read_mediafile(path: Path, name: str) -> list[str]:
     return list(value) if isinstance(value, list) else [value]
 
 
+_SHOWN: dict[tuple[str, ...], str] = {}  # program output by command and file content
+
+
+def shown_by(program: list[str], path: Path) -> str:
+    """What ``program PATH`` prints; run once per command and file content (the readers are
+    asked for several fields of the same tagged files)."""
+    key = (*program, str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    if key not in _SHOWN:
+        _SHOWN[key] = subprocess.run([*program, str(path)], capture_output=True, text=True,
+                                     errors="replace", check=True).stdout
+    return _SHOWN[key]
+
+
 def read_ffprobe(path: Path, name: str) -> list[str]:
     """ffprobe's container and stream tags under the field's name (any case)."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json",
-         str(path)], capture_output=True, text=True, errors="replace", check=True).stdout
+    out = shown_by(["ffprobe", "-v", "error", "-show_entries", "format_tags:stream_tags", "-of",
+                    "json"], path)
     data = json.loads(out)
     tag_sets = [data.get("format", {}).get("tags", {})]
     tag_sets += [s.get("tags", {}) for s in data.get("streams", [])]
@@ -71,8 +84,7 @@ def read_exiftool(path: Path, name: str) -> list[str]:
     ``-a`` is needed: without it exiftool prints only one of several ID3 ``TXXX`` frames and
     the last of repeated Vorbis keys (its JSON output ``-j`` does so even with ``-a``).
     """
-    out = subprocess.run(["exiftool", "-a", "-S", str(path)], capture_output=True, text=True,
-                         errors="replace", check=True).stdout
+    out = shown_by(["exiftool", "-a", "-S"], path)
     values: list[str] = []
     for line in out.splitlines():
         key, _sep, text = line.partition(": ")
