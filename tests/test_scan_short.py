@@ -40,7 +40,8 @@ def assert_same_answers(found: dict, golden: dict) -> None:
             assert g[1:3] == pytest.approx(w[1:3], abs=2e-3), name
 
 
-@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])  # 2: processes
+@pytest.mark.slow  # 20 files cut by ffmpeg, scanned with the shipped model: 5-10 s a run
+@pytest.mark.parametrize("workers", [0, 2])
 def test_short_clips_get_the_answers_the_unbatched_scanner_gave(clips: Path, tmp_path: Path,
                                                                  workers: int) -> None:
     """20 real clips of 0.5-10.3 s in five formats, scanned with the shipped model, against what
