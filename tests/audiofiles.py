@@ -1,13 +1,18 @@
 """Make real audio files for tests: synthesized signals encoded by ffmpeg in every format.
 
 Tests import these helpers instead of shipping binary fixtures, so each test states the exact
-signal it feeds the code.
+signal it feeds the code. ffmpeg encodes each distinct signal/format/tags once per test run
+(``write_audio`` copies the file it made before: many tests feed the same tone).
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +65,30 @@ def write_audio(
     if artist:
         meta += ["-metadata", f"artist={artist}"]
     fmt = ["-f", "asf"] if ext == ".wma" else []
-    cmd = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
-        *CODECS[ext], *meta, *fmt, str(path),
-    ]
-    subprocess.run(cmd, input=data.tobytes(), check=True)
+    args = ["-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+            *CODECS[ext], *meta, *fmt]
+    key = hashlib.sha256(repr(args).encode() + data.tobytes()).hexdigest()
+    encoded = _encoded(key, ext, args, data)
+    shutil.copyfile(encoded, path)
     return path
+
+
+_ENCODED: dict[str, Path] = {}  # what ffmpeg made, by hash of its arguments and input samples
+
+
+def _encoded(key: str, ext: str, args: list[str], data: np.ndarray) -> Path:
+    """The file ffmpeg makes from ``args`` and ``data``, encoded on first use this run."""
+    made = _ENCODED.get(key)
+    if made is None or not made.exists():
+        made = _cache_dir() / f"{key}{ext}"
+        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args, str(made)]
+        subprocess.run(cmd, input=data.tobytes(), check=True)
+        _ENCODED[key] = made
+    return made
+
+
+@functools.cache
+def _cache_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="tagger-test-audio-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder

@@ -57,7 +57,9 @@ def make_store(tmp_path: Path, n_tracks: int = 3, classes: Sequence[str] = CLASS
 def running_server(db: Path, options: LabelOptions = LabelOptions()) -> Iterator[LabelServer]:
     """The real server on an ephemeral loopback port, in a thread, shut down afterwards."""
     server = make_server(LabelApp(db, options), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 50 ms (not 0.5 s) for the shutdown request: each test's end waits for it.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield server

@@ -9,9 +9,11 @@ the faster pipeline gives every clip the same segments, instruments and confiden
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,19 +28,22 @@ LENGTHS = (0.5, 0.8, 1.3, 2.0, 2.9, 3.7, 4.4, 4.99, 5.0, 5.01, 5.6, 6.5, 7.4, 8.
 
 def make_clips(folder: Path) -> list[Path]:
     """Cut one clip per ``LENGTHS`` entry from the example songs (stereo 44.1 kHz), cycling
-    sources, start points and formats; returns the paths in a fixed order."""
+    sources, start points and formats; returns the paths in a fixed order. The ffmpeg runs are
+    independent, so they run side by side."""
     folder.mkdir(parents=True, exist_ok=True)
     from audiofiles import CODECS
 
-    paths = []
+    commands, paths = [], []
     for i, seconds in enumerate(LENGTHS):
         source = SOURCES[i % len(SOURCES)]
         ext = CLIP_FORMATS[i % len(CLIP_FORMATS)]
         path = folder / f"clip{i:02d}-{seconds:g}s{ext}"
-        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss",
-                        f"{1.5 + 0.7 * i:.2f}", "-t", f"{seconds}", "-i", str(source), "-ac", "2",
-                        "-ar", "44100", *CODECS[ext], str(path)], check=True)
+        commands.append(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss",
+                         f"{1.5 + 0.7 * i:.2f}", "-t", f"{seconds}", "-i", str(source), "-ac", "2",
+                         "-ar", "44100", *CODECS[ext], str(path)])
         paths.append(path)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda cmd: subprocess.run(cmd, check=True), commands))
     return paths
 
 

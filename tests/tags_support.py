@@ -8,6 +8,7 @@ tests do not trust the code they test.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import shutil
 import subprocess
@@ -150,9 +151,18 @@ def other_tags(path: Path, variant: str) -> dict[str, Any]:
     return out
 
 
+_FFMPEG_OUT: dict[tuple[str, ...], bytes] = {}  # by arguments, file suffix and file content
+
+
 def ffmpeg_bytes(path: Path, *args: str) -> bytes:
-    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a", *args, "-"]
-    return subprocess.run(cmd, check=True, capture_output=True).stdout
+    """What ffmpeg writes for the audio of ``path``; run once per file content (the tests
+    compare many files against the same untouched copies)."""
+    key = (*args, path.suffix, hashlib.sha256(path.read_bytes()).hexdigest())
+    if key not in _FFMPEG_OUT:
+        cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:a",
+               *args, "-"]
+        _FFMPEG_OUT[key] = subprocess.run(cmd, check=True, capture_output=True).stdout
+    return _FFMPEG_OUT[key]
 
 
 def decoded(path: Path) -> bytes:

@@ -1,5 +1,6 @@
 """What the real `tagger` prints: names with brackets intact, one-line usage errors, --version,
-shell completion, and `--role lead`."""
+shell completion, and `--role lead`. The commands run in this process (tests/cli_run.py), but
+where the process itself matters (stdout on a full disk at exit): a subprocess."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from audiofiles import tone, write_audio
-from cli_run import tagger
+from cli_run import tagger, tagger_in_process
 from library_store import fill_store
 
 BRACKETED = "Song [remastered 2011].mp3"      # not audio: an error row
@@ -114,19 +115,15 @@ def test_shell_completion(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "complete" in shown.stdout and "_TAGGER_COMPLETE" in (
         shown.stdout.upper().replace(" ", "_"))
     # What bash asks when the user presses Tab after `tagger qu`, then after `--ro`.
-    script = "import sys; sys.argv[0] = 'tagger'; from tagger.cli.app import main; main()"
-    env = {**os.environ, "_TAGGER_COMPLETE": "complete_bash", "COMP_WORDS": "tagger qu",
-           "COMP_CWORD": "1"}
-    words = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, timeout=60)
+    env = {"_TAGGER_COMPLETE": "complete_bash", "COMP_WORDS": "tagger qu", "COMP_CWORD": "1"}
+    words = tagger(env=env)
     assert words.stdout.split() == ["query"]  # commands
     for line, expected in (("tagger query --ro", ["--role"]),
                            ("tagger query --has sa", ["sax", "saxophone"]),
                            ("tagger query --any flute,cl", ["flute,clarinet"]),
                            ("tagger query --role le", ["lead"])):
         env.update(COMP_WORDS=line, COMP_CWORD=str(len(line.split()) - 1))
-        words = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                               text=True, timeout=60)
+        words = tagger(env=env)
         assert words.stdout.split() == expected, line
 
 
@@ -148,17 +145,18 @@ def test_role_lead_is_the_word_the_output_uses(tmp_path: Path) -> None:
 
 def test_an_error_no_command_caught_is_still_one_line() -> None:
     """main() catches any TaggerError a command lets through: one line, exit 1, no traceback."""
-    script = (
-        "import sys\n"
-        "from tagger.cli.app import app, main\n"
-        "from tagger.errors import TaggerError\n"
-        "@app.command('fail-on-purpose')\n"
-        "def fail_on_purpose() -> None:\n"
-        "    raise TaggerError('store [x.db] is\\nbusy')\n"
-        "sys.argv = ['tagger', 'fail-on-purpose']\n"
-        "main()\n"
-    )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    from tagger.cli.app import app
+    from tagger.errors import TaggerError
+
+    @app.command("fail-on-purpose")
+    def fail_on_purpose() -> None:
+        raise TaggerError("store [x.db] is\nbusy")
+
+    try:
+        run = tagger_in_process("fail-on-purpose")  # the command is only this process's
+    finally:  # the app is this process's: leave it with the commands it had
+        app.registered_commands[:] = [c for c in app.registered_commands
+                                      if c.callback is not fail_on_purpose]
     assert run.returncode == 1, run.stderr
     assert run.stderr == "error: store [x.db] is busy\n"
 
@@ -169,7 +167,7 @@ def test_a_full_disk_on_stdout_is_one_line(scanned: dict, command: list[str]) ->
     """`tagger export > /dev/full`: one line naming the failure, exit 1, no traceback."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full on this system")
-    with open("/dev/full", "w") as full:
+    with open("/dev/full", "w") as full:  # a real process: what it writes at exit counts too
         run = subprocess.run([sys.executable, "-m", "tagger", *command, "--db", str(scanned["db"])],
                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert run.returncode == 1, run.stderr

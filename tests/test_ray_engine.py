@@ -39,8 +39,10 @@ from tagger.pipeline.scanning import ResultSink
 
 pytestmark = pytest.mark.slow
 
+# A string: pytest evaluates it when a test runs, so collecting (for `-m "not slow"`, too) does
+# not import Ray (~2 s).
 needs_ray = pytest.mark.skipif(
-    not ray_available(), reason='Ray is not installed (pip install "tagger[ray]")')
+    "not ray_available()", reason='Ray is not installed (pip install "tagger[ray]")')
 
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]  # the `ray` command of this Python
 DECODE_TITLE = "ray::MapBatches(decode_tracks)"

@@ -40,6 +40,7 @@ def assert_same_answers(found: dict, golden: dict) -> None:
             assert g[1:3] == pytest.approx(w[1:3], abs=2e-3), name
 
 
+@pytest.mark.slow  # 20 files cut by ffmpeg, scanned with the shipped model: 5-10 s a run
 @pytest.mark.parametrize("workers", [0, 2])
 def test_short_clips_get_the_answers_the_unbatched_scanner_gave(clips: Path, tmp_path: Path,
                                                                  workers: int) -> None:
@@ -67,6 +68,7 @@ def test_help_does_not_import_torch(tmp_path: Path) -> None:
     assert not loaded & {"torch", "ray", "pandas", "sqlite_utils", "numpy", "mutagen"}
 
 
+@pytest.mark.slow  # two fresh interpreters, the first importing torch and scanning: 3-6 s
 def test_unchanged_rescan_does_not_import_torch(tmp_path: Path, tiny_model: Path) -> None:
     for i in range(3):
         write_audio(tmp_path / f"t{i}.wav", tone(1.0, 8000, freq=220.0 * (i + 1)), 8000)

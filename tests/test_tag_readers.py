@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mutagen
 import pytest
-from tag_readers import READERS, missing_reader, sees
+from tag_readers import READERS, exiftool_reads, missing_reader, sees
 from tags_support import (
     copy_library, joined, make_library, other_tags, packets, raw_values, store_for, track_ids,
 )
@@ -64,9 +64,12 @@ def tagged(pristine: dict[str, Path], root: Path, options: TagOptions) -> dict[s
 
 @pytest.fixture(scope="module")
 def by_layout(pristine, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
-    return {layout: tagged(pristine, tmp_path_factory.mktemp(layout),
-                           TagOptions(multi_value=layout))  # type: ignore[arg-type]
-            for layout in ("joined", "list")}
+    files = {layout: tagged(pristine, tmp_path_factory.mktemp(layout),
+                            TagOptions(multi_value=layout))  # type: ignore[arg-type]
+             for layout in ("joined", "list")}
+    if not missing_reader("exiftool"):
+        exiftool_reads([path for layout in files.values() for path in layout.values()])
+    return files
 
 
 @pytest.mark.parametrize("layout", ["joined", "list"])

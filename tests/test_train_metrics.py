@@ -91,6 +91,7 @@ def test_audioset_head_starts_as_the_mapped_teacher() -> None:
 
 
 @needs_mn04
+@pytest.mark.slow  # a training run: loads the AudioSet teacher and takes optimiser steps
 def test_a_small_student_distils_from_the_teacher_at_another_rate(tmp_path: Path) -> None:
     config = TrainConfig(init="scratch", head="linear", width_mult=0.1, sample_rate=8000,
                          window_s=1.0, hop_s=1.0, n_mels=32, n_fft=256, win_length=200,

@@ -82,11 +82,12 @@ def _os_error(exc: OSError) -> int:
     return 1
 
 
-def main() -> None:
+def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
     """The console script: run the app; usage errors are one line (exit 2), and so is any
-    TaggerError a command let through (exit 1)."""
+    TaggerError a command let through (exit 1). ``args``/``prog_name`` default to
+    ``sys.argv`` (the tests pass them to run a command in their own process)."""
     try:
-        code = app(standalone_mode=False)
+        code = app(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored click's) usage errors
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `tagger`, `tagger labels`
             typer.echo(exc.ctx.get_help())  # type: ignore[attr-defined]
