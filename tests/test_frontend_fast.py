@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger.chunking import frame
-from tagger.decode import decode
+from tagger.pipeline.chunking import frame
+from tagger.audio.decode import decode
 from tagger.model.card import FrontendConfig, ModelCard
 from tagger.model.frontend import LogMel
 from tagger.model.registry import find_card
