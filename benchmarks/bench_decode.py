@@ -32,7 +32,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from audiofiles import FORMATS, write_audio  # noqa: E402
 
-from tagger.audio.decode import DecodeError, _open, decode_blocks, probe  # noqa: E402
+from tagger.audio.decode import DecodeError, decode_blocks, probe  # noqa: E402
+from tagger.audio.opening import open_track  # noqa: E402
 
 SECONDS = 60.0
 
@@ -113,7 +114,7 @@ def speed_table(tmp: Path, sample_rate: int, runs: int, audioread: bool) -> None
     header = " ".join(f"{v:>15s}" for v in variants)
     print(f"{'format':7s} {'size':>7s} {'auto picks':>10s} {header}")
     for ext, path in files.items():
-        opened = _open(str(path), "auto")
+        opened = open_track(str(path), "auto")
         picked = opened.source.name
         opened.source.close()
         cells = []

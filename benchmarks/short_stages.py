@@ -63,8 +63,12 @@ def decode_stages(paths: list[Path], repeat: int) -> dict[str, dict[str, list[fl
     dataset = stage.TrackDataset([str(p) for p in paths], spec)
     out: dict[str, dict[str, list[float]]] = {}
 
+    opener = getattr(dec, "_open", None)  # the old layout; now tagger.audio.opening.open_track
+    if opener is None:
+        opener = first_module("tagger.audio.opening").open_track
+
     def opened(path: Path):  # noqa: ANN202
-        return dec._open(str(path), "auto")
+        return opener(str(path), "auto")
 
     for i, path in enumerate(paths):
         stages = out.setdefault(path.suffix, {})

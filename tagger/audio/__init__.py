@@ -3,6 +3,7 @@
 - :mod:`~tagger.audio.decode`: ``decode`` (a whole track), ``decode_blocks`` (streamed),
   ``probe`` (header facts), ``DecodeError`` (one line for users, a ``kind`` for code);
 - :mod:`~tagger.audio.clip`: ``load_clip`` (a stretch of a track, by seeking where exact);
+- :mod:`~tagger.audio.opening`: check the file, sniff it, open it with the backend that reads it;
 - :mod:`~tagger.audio.backends`, :mod:`~tagger.audio.sniff`, :mod:`~tagger.audio.mix`,
   :mod:`~tagger.audio.quiet`: how the decoder reads, picks a backend, mixes down, keeps quiet;
 - :mod:`~tagger.audio.spectrogram`: the display spectrogram (``show --plot``, the label page).

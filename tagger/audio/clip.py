@@ -24,7 +24,8 @@ import numpy as np
 import soxr
 
 from tagger.audio.backends import MPEG_CODECS, NotReadable, PyAVSource, Source
-from tagger.audio.decode import _TRUNCATION_SLACK_S, DecodeError, _open, decode_blocks
+from tagger.audio.decode import _TRUNCATION_SLACK_S, decode_blocks
+from tagger.audio.opening import DecodeError, open_track
 
 __all__ = ["load_clip"]
 
@@ -62,7 +63,7 @@ def _seeked(path: str | bytes | os.PathLike[str], sample_rate: int, first: int,
     """The clip by a seek in the file, or None where no backend can seek in it exactly.
 
     The decoder's backend first; where libsndfile cannot seek exactly (Vorbis), FFmpeg."""
-    opened = _open(os.fspath(path), "auto")
+    opened = open_track(os.fspath(path), "auto")
     try:
         clip = _span(opened.source, sample_rate, first, count)
     finally:
