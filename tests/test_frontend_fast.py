@@ -57,7 +57,9 @@ def test_scan_frontend_equals_plain_on_odd_lengths_and_sizes() -> None:
     is not silent), a row that is all zeros, and a small FFT."""
     gen = torch.Generator().manual_seed(3)
     for config, sr in ((FrontendConfig(), 32000),
-                       (FrontendConfig(n_mels=32, n_fft=256, win_length=200, hop_length=80), 8000)):
+                       (FrontendConfig(n_mels=32, n_fft=256, win_length=200, hop_length=80), 8000),
+                       # An odd FFT size: the centred STFT gives one frame fewer than even sizes.
+                       (FrontendConfig(n_mels=32, n_fft=255, win_length=200, hop_length=80), 8000)):
         fe = LogMel(config, sr)
         for length in (fe.n_fft + 1, fe.n_fft + 300, 16000, 32001):
             wave = torch.randn(5, length, generator=gen) * 0.1

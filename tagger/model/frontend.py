@@ -158,7 +158,7 @@ class LogMel(nn.Module):
         torch.add(wave[:, 1:], wave[:, :-1], alpha=-PREEMPHASIS, out=buf[:, pad : pad + n])
         buf[:, :pad] = buf[:, pad + 1 : 2 * pad + 1].flip(-1)  # reflect, as torch.stft pads
         buf[:, pad + n :] = buf[:, n - 1 : pad + n - 1].flip(-1)
-        frames = self.frames(wave.shape[1])
+        frames = (n + 2 * pad - self.n_fft) // hop + 1  # as the centred STFT counts (odd n_fft too)
         live = [frames] * rows
         for row in (wave[:, -1] == 0).nonzero()[:, 0].tolist():
             nonzero = wave[row].numpy() != 0
