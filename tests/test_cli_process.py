@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # a pytest run of its own: ~60 command processes
 TESTS = Path(__file__).resolve().parent
 # The test files whose commands run through cli_run.tagger.
 CLI_TESTS = ("test_cli_text.py", "test_cli_layout.py", "test_playlist_and_retry.py",
-             "test_stats.py")
+             "test_stats.py", "test_public_api.py", "test_model_architectures.py")
 
 
 def test_the_cli_tests_pass_with_every_command_a_real_process() -> None:

@@ -80,6 +80,12 @@ def test_query_filters_select_tracks(lib, tmp_path: Path) -> None:
     assert rows[0]["status"] == "changed"
     unknown = tag(tmp_path, "--has", "kazoo")
     assert unknown.exit_code == 2 and "unknown instrument" in unknown.output
+    before = {p: p.read_bytes() for p in lib.values()}
+    for empty in (["--has", ""], ["--any", ","], ["--not", " "], ["--format", ","]):
+        # Dropped, an empty name would leave no condition: every track would be tagged.
+        result = tag(tmp_path, *empty)
+        assert result.exit_code == 2 and "an empty name" in result.output, empty
+    assert {p: p.read_bytes() for p in lib.values()} == before
 
 
 def test_tag_takes_the_same_filters_as_query(lib, tmp_path: Path) -> None:

@@ -66,8 +66,16 @@ def filter_spec(*, has: list[str], any_: list[str], not_: list[str], min_score: 
                 min_coverage: float | None, role: str | None, path: str | None,
                 path_contains: str | None, formats: list[str], status: str | None = "ok",
                 limit: int | None = None) -> "QuerySpec":
-    """The options as a query; comma-separated ``--format`` values are split here."""
+    """The options as a query; comma-separated ``--format`` values are split here.
+
+    An empty name (``--has "$UNSET"``, ``--any ,``) is a usage error: left out, it would leave
+    no condition at all, and ``tagger tag`` would then write into every track.
+    """
     from tagger.query import QuerySpec
+
+    for flag, values in (("--has", has), ("--any", any_), ("--not", not_), ("--format", formats)):
+        if any(not part.strip() for value in values for part in value.split(",")):
+            raise typer.BadParameter("an empty name (an unset shell variable?)", param_hint=flag)
 
     return QuerySpec(has=list(has), any=list(any_), not_=list(not_), min_score=min_score,
                      min_coverage=min_coverage, role=role, path_glob=path,

@@ -77,7 +77,9 @@ def stream_pieces(
     for block in blocks:
         total += len(block)
         block = np.asarray(block, dtype=np.float32)
-        owned = bool(len(buffer))  # the caller may reuse its block: windows of it are copied
+        # The first block is kept as it comes (no copy): the decoder hands out a fresh array per
+        # block, and a caller must not refill a block it has handed over.
+        owned = bool(len(buffer))
         buffer = np.concatenate([buffer, block]) if owned else block
         take(total)
         if ready_count >= chunks_per_piece:
