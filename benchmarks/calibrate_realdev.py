@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             for it, p, f, d in zip(ex_items, ex.presence, ex.foreground, ex.durations)]
     examples = score_reports(reports_from_segments(rows))
     figures = {
-        "protocol": ("realdev: reserved real sources (tagger.realdev.sets.REALDEV_SOURCES), "
+        "protocol": ("realdev: reserved real sources (tagger.real_recordings.REALDEV_SOURCES), "
                      "2 folds by source; thresholds fitted per class at precision target "
                      f"{args.target}; 'presence_cross_validated' = each fold decided with "
                      "thresholds fitted on the other; examples = examples/library vs ANSWERS.json"),

@@ -16,7 +16,8 @@ from tagger.realdev.calibrate import pr_curve
 from tagger.realdev.examples import EXAMPLES_DIR, reports_from_segments, score_reports
 from tagger.realdev.report import summary
 from tagger.realdev.scores import cached_scores, score_items
-from tagger.realdev.sets import REALDEV_SOURCES, realdev_items
+from tagger.real_recordings import REALDEV_SOURCES
+from tagger.realdev.sets import realdev_items
 from tagger.pipeline.segments import SegmenterConfig
 
 BENCHMARKS = ("realdev", "examples")

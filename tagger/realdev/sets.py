@@ -4,7 +4,7 @@ Every item says which of our classes are present (``labels``), which are unknown
 false: e.g. the band under a Frets on Fire guitar stem, whose instruments nobody wrote down)
 and which *source* it comes from, so calibration can be cross-validated by source.
 
-Sources in ``REALDEV_SOURCES`` are reserved: training and distillation must skip them
+Sources in ``REALDEV_SOURCES`` (:mod:`tagger.real_recordings`) are reserved: training and distillation must skip them
 (``is_reserved``). Mixtures are made only from reserved real recordings: natural ones (a vocal
 stem over its own album's synth stems at the same time offset; a Filosax sax take over its own
 backing; a guitar stem over its own band) and random ones (2-3 clips of disjoint classes).
@@ -13,33 +13,21 @@ backing; a guitar stem over its own band) and random ones (2-3 clips of disjoint
 from __future__ import annotations
 
 import csv
-import os
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tagger.config import shared_dir
+# data_dir and is_reserved are used by this package's readers and its tests; the reserved
+# sources are listed in tagger.real_recordings, below training too.
+from tagger.real_recordings import DATA_ENV, data_dir, is_reserved  # noqa: F401
 from tagger.taxonomy import CLASSES
 
-DATA_ENV = "TAGGER_REAL_DATA"
 MAX_CLIP_S = 30.0
 MIX_S = 10.0
 SEED = 20261201
 FOLDS = 2
-
-# Manifest sources realdev reserves (prefixes of the ``source`` column). Everything else in
-# ../shared/data/real is free for training.
-REALDEV_SOURCES: tuple[str, ...] = (
-    "mirdata test fixtures", "github:mir-dataset-loaders/mirdata", "github:UltraStar-Deluxe",
-    "github:deezer/spleeter", "github:janw/drmeter", "github:ichbinsoftware/everythingisfree",
-    "debian:fretsonfire", "github:PaulHiemstra/model_distortion_article", "github:MTG/sms-tools",
-    "github:spotify/basic-pitch",
-    # note sources held out so organ, acoustic guitar, trumpet and violin have unseen players
-    "github:GrandOrgue/grandorgue", "guitarsounds", "github:malvaceae/chiptube.io",
-    "github:adambuttrick/sounds-of-ror",
-)
 
 # mirdata fixture excerpts (the manifest leaves their label empty): path fragment -> classes;
 # () = only instruments we do not tag. Unknown mixtures (IRMAS test, OpenMIC, iKala) are left out.
@@ -86,19 +74,6 @@ class Item:
         if len(self.present) == 1 and not self.unknown:
             return next(iter(self.present))
         return None
-
-
-def data_dir() -> Path:
-    """``$TAGGER_REAL_DATA``, else ``data/real`` in ``tagger.config.shared_dir()``."""
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    return shared_dir() / "data" / "real"
-
-
-def is_reserved(source: str) -> bool:
-    """True for a manifest source that realdev uses: never train or distil on it."""
-    return source.startswith(REALDEV_SOURCES)
 
 
 def _row_classes(row: dict[str, str]) -> tuple[str, ...] | None:

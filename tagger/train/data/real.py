@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.realdev.sets import data_dir, is_reserved
+from tagger.real_recordings import data_dir, is_reserved
 from tagger.taxonomy import CLASSES
 from tagger.train.data.audio import CACHE_SR, load_many, trim_silence
 from tagger.train.data.sampler import DECAYING, Sample, drum_phrase, parse_pitch, phrase
@@ -105,7 +105,7 @@ def read_manifest(root: str | Path = DEFAULT_REAL_ROOT) -> list[Recording]:
 def training_groups(rows: list[Recording], *, allow_restricted: bool = False
                     ) -> dict[str, list[Recording]]:
     """Rows usable for training stems, by instrument folder: fixtures and every source the
-    real-music benchmark reserves (``tagger.realdev.sets.is_reserved``) never train."""
+    real-music benchmark reserves (``tagger.real_recordings.is_reserved``) never train."""
     groups: dict[str, list[Recording]] = defaultdict(list)
     for r in rows:
         if r.fixture or is_reserved(r.source) or (r.restricted and not allow_restricted):
