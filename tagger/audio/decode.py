@@ -7,11 +7,13 @@ cores), bounded in memory (a 3-hour track is streamed, peak ~ one block) and qui
 - **Backends.** The format is sniffed from the file's first bytes (not its name), then backends
   are tried in the order measured fastest for that format (``benchmarks/bench_decode.py``):
   libsndfile via ``soundfile``, FFmpeg via PyAV, and ``audioread`` last. A backend that cannot
-  *open* the file hands over to the next (:mod:`tagger.audio.opening`). If libsndfile fails or stops early part-way, FFmpeg
-  takes over at the same sample (see :func:`_take_over`).
+  *open* the file hands over to the next (:mod:`tagger.audio.opening`). If libsndfile fails or
+  stops early part-way, FFmpeg takes over at the same sample (see :func:`_take_over`).
 - **Resampling** is one ``soxr.ResampleStream`` per track, fed mono chunks: it keeps its filter
   state across chunks, so block boundaries add no clicks or gaps (tested against a one-shot
-  resample), and it measured faster than FFmpeg's swresample run per frame from Python.
+  resample), and it measured faster than FFmpeg's swresample run per frame from Python. A track
+  that arrives in one chunk (a short file) takes one ``soxr.resample`` call instead: the same
+  samples, without setting up a stream (see :func:`_stream`).
 - **Mixdown** is the plain mean of all channels (LFE included), identical for every backend.
 - **Errors** are one :class:`DecodeError` with a one-line message and a ``kind`` code. Nothing is
   printed: PyAV keeps FFmpeg's log off by default and mpg123's direct writes to fd 2 are
