@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Annotated, Optional
@@ -107,4 +108,9 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
         code = 1
     except OSError as exc:  # e.g. stdout on a full disk (`tagger export > /dev/full`)
         code = _os_error(exc)
+    if args is None:  # the console script, about to exit (tests pass args and go on)
+        # Interpreter exit runs a last full collection over every object torch's import left
+        # (~10^5): 0.45 s of each scan's fixed cost on the 2-core dev VM. Frozen objects are
+        # not walked; everything else about exit (atexit, flushing, finalizers) is unchanged.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
