@@ -49,6 +49,13 @@ class Engine(ABC):
         ``ValueError``); the real ones happen in ``session``."""
 
     @contextmanager
+    def head_start(self, to_scan: list[Candidate], options: ScanOptions) -> Iterator[None]:
+        """Held around ``session``, the model load and ``run``, and entered before them, while
+        torch is not imported yet (seconds): work that needs neither can start here (the
+        local engine decodes the first tracks). Nothing by default."""
+        yield
+
+    @contextmanager
     def session(self, options: ScanOptions) -> Iterator[torch.device]:
         """Hold what a run needs (a cluster connection) around it; yields the device to load
         the model on. Entered only when there is something to scan."""

@@ -1,5 +1,8 @@
 """The local engine: DataLoader workers decode and chunk, this process batches and scores.
 
+A head start (:mod:`tagger.pipeline.head_start`) decodes the first tracks while torch and the
+model load; its windows are scored first, then the workers' (they take the tracks it left).
+
 Workers send ``Bundle``s (many short tracks per hand-off, see
 :class:`tagger.pipeline.decode_stage.Bundle`); windows of different tracks share model batches;
 the ``TrackAssembler`` hands finished tracks to the ``ResultSink``. torch loads only in ``run``
@@ -12,6 +15,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from torch.utils.data import DataLoader
 
     from tagger.model.card import ModelCard
+    from tagger.pipeline.head_start import HeadStart
 
 
 def _start_workers(loader: DataLoader) -> Iterator[Any]:
@@ -45,34 +50,70 @@ class LocalEngine(Engine):
 
     name = "local"
 
+    def __init__(self) -> None:
+        self._head: HeadStart | None = None
+
     def check(self, options: ScanOptions) -> None:
         if options.device.startswith("cuda"):  # torch: only to check for CUDA up front
             from tagger.pipeline.inference import pick_device
 
             pick_device(options.device)
 
+    @contextmanager
+    def head_start(self, to_scan: list[Candidate], options: ScanOptions) -> Iterator[None]:
+        """Start decoding ``to_scan`` now, in one process, if a core would idle while torch
+        loads: 2+ cores and decode workers wanted (``--workers 0`` decodes in this process)."""
+        if not (options.head_start and (os.cpu_count() or 1) >= 2 and options.workers != 0):
+            yield
+            return
+        from tagger.model.card import ModelCard
+        from tagger.model.registry import find_card
+        from tagger.pipeline.head_start import HeadStart
+        from tagger.pipeline.track_decode import ChunkSpec
+        from tagger.pipeline.workers import TrackClaims
+
+        try:
+            card = ModelCard.load(find_card(options.model))
+        except Exception:  # loading the model says what is wrong with it, in one line
+            yield
+            return
+        spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
+        with HeadStart([c.path for c in to_scan], spec, TrackClaims(len(to_scan)),
+                       chunks_per_piece=options.chunks_per_piece) as head:
+            self._head = head
+            try:
+                yield
+            finally:
+                self._head = None
+
     def run(self, to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
             device: torch.device, options: ScanOptions, sink: ResultSink,
             progress: ScanProgress) -> list[Candidate]:
-        return run_local(to_scan, model, card, device, options, sink, progress)
+        return run_local(to_scan, model, card, device, options, sink, progress, self._head)
 
 
 def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
               device: torch.device, options: ScanOptions, sink: ResultSink,
-              progress: ScanProgress) -> list[Candidate]:
-    """Scan ``to_scan`` on this machine, every finished or failed track handed to ``sink``."""
+              progress: ScanProgress, head: HeadStart | None = None) -> list[Candidate]:
+    """Scan ``to_scan`` on this machine, every finished or failed track handed to ``sink``;
+    ``head``: a head start already decoding them (same card), whose tracks are scored first."""
     import torch
     from torch.utils.data import DataLoader
 
     from tagger.pipeline.assemble import TrackAssembler
-    from tagger.pipeline.decode_stage import (Bundle, BundledTracks, ChunkSpec, Done,
-                                              die_with_parent)
+    from tagger.pipeline.decode_stage import Bundle, BundledTracks, ChunkSpec, Done
+    from tagger.pipeline.head_start import HeadPiece
     from tagger.pipeline.inference import BatchScorer
+    from tagger.pipeline.workers import TrackClaims, die_with_parent
 
     spec = ChunkSpec.from_seconds(card.sample_rate, card.window_s, card.hop_s)
+    if head is not None and head.spec != spec:  # cut for another card: not this model's
+        head.stop()
+        head = None
+    claims = head.claims if head is not None else TrackClaims(len(to_scan))
     dataset = BundledTracks([c.path for c in to_scan], spec,
                             chunks_per_piece=options.chunks_per_piece,
-                            bundle_windows=options.chunks_per_piece)
+                            bundle_windows=options.chunks_per_piece, claims=claims)
     workers, capped = worker_count(options.workers, device.type, len(to_scan))
     if capped:
         progress.notice(capped)
@@ -92,18 +133,32 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
         for index, presence, foreground in outputs:  # each track's windows come back in order
             tracks.scored(index, presence, foreground)
 
-    for bundle in _start_workers(loader):
+    def add(track: int, windows: torch.Tensor) -> None:
+        queued[track] = queued.get(track, 0) + len(windows)
+        collect(scorer.add(track, windows))
+
+    def end(item: Any) -> None:  # a Done or Failed, after its track's last windows
+        windows = queued.pop(item.track, 0)
+        if isinstance(item, Done):
+            tracks.decoded(item.track, windows, item.duration_s, item.note)
+        else:
+            tracks.failed(item.track, item.message)
+
+    bundles = _start_workers(loader)
+    if head is not None:
+        head.stop()  # the workers take the tracks it has not started
+        for item in head.results():
+            if isinstance(item, HeadPiece):
+                add(item.track, torch.from_numpy(item.windows))
+            else:
+                end(item)
+    for bundle in bundles:
         assert isinstance(bundle, Bundle)
         start = 0
         for track, count in bundle.pieces:
-            queued[track] = queued.get(track, 0) + count
-            collect(scorer.add(track, bundle.windows[start : start + count]))
+            add(track, bundle.windows[start : start + count])
             start += count
-        for item in bundle.ends:  # each after its track's last piece
-            windows = queued.pop(item.track, 0)
-            if isinstance(item, Done):
-                tracks.decoded(item.track, windows, item.duration_s, item.note)
-            else:
-                tracks.failed(item.track, item.message)
+        for item in bundle.ends:
+            end(item)
     collect(scorer.flush())
     return tracks.unfinished()

@@ -1,26 +1,26 @@
 """The decode stage: an IterableDataset whose DataLoader workers decode and chunk tracks.
 
-Each worker takes its own share of the tracks (round-robin), decodes them straight to the
-model's sample rate and yields fixed-size pieces of windows, so decoding of the next tracks
-overlaps inference on the current ones and a long track never sits whole in memory.
+Each worker takes the next unclaimed track (``TrackClaims``; a fixed round-robin share without
+one), decodes it straight to the model's sample rate (``track_decode``) and yields fixed-size
+pieces of windows, so decoding of the next tracks overlaps inference on the current ones and a
+long track never sits whole in memory.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-import signal
-import sys
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Union
 
+import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from tagger.pipeline.chunking import stream_pieces
+from tagger.pipeline.track_decode import ChunkSpec, Done, Failed, decode_track
+from tagger.pipeline.workers import TrackClaims, die_with_parent
+
+__all__ = ["Bundle", "BundledTracks", "ChunkSpec", "Done", "Failed", "Item", "Piece",
+           "TrackDataset", "die_with_parent"]
 
 
 @dataclass
@@ -29,24 +29,6 @@ class Piece:
 
     track: int
     windows: torch.Tensor
-
-
-@dataclass
-class Done:
-    """The track decoded completely; ``duration_s`` is its decoded length, ``note`` says what
-    decode repaired in its audio (one line), if anything."""
-
-    track: int
-    duration_s: float
-    note: str | None = None
-
-
-@dataclass
-class Failed:
-    """The track could not be decoded; ``message`` is one line for the user."""
-
-    track: int
-    message: str
 
 
 Item = Union[Piece, Done, Failed]
@@ -68,73 +50,35 @@ class Bundle:
     ends: list[Union[Done, Failed]]
 
 
-@dataclass(frozen=True)
-class ChunkSpec:
-    """How to cut audio for a model: sample rate, window and hop in samples."""
-
-    sample_rate: int
-    window: int
-    hop: int
-
-    @classmethod
-    def from_seconds(cls, sample_rate: int, window_s: float, hop_s: float) -> "ChunkSpec":
-        return cls(sample_rate, int(round(window_s * sample_rate)), int(round(hop_s * sample_rate)))
-
-
 class TrackDataset(IterableDataset):
-    """Yields ``Piece``s then a ``Done`` (or a ``Failed``) per track, sharded across workers."""
+    """Yields ``Piece``s then a ``Done`` (or a ``Failed``) per track. With ``claims`` each
+    process takes the next unclaimed track; without, worker k of n takes tracks k, k+n, ..."""
 
     def __init__(self, paths: Sequence[str], spec: ChunkSpec, *, chunks_per_piece: int = 16,
-                 block_s: float = 30.0):
+                 block_s: float = 30.0, claims: TrackClaims | None = None):
         super().__init__()
         self.paths = list(paths)
         self.spec = spec
         self.chunks_per_piece = chunks_per_piece
         self.block_s = block_s
+        self.claims = claims
 
     def __iter__(self) -> Iterator[Item]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         if info is not None:
             torch.set_num_threads(1)  # workers decode; the main process owns the cores for math
-        for index in range(worker, len(self.paths), workers):
+        if self.claims is None:
+            for index in range(worker, len(self.paths), workers):
+                yield from self._track(index)
+            return
+        while (index := self.claims.next()) is not None:
             yield from self._track(index)
 
     def _track(self, index: int) -> Iterator[Item]:
-        # Imported here so a worker only loads the decoders it needs.
-        from tagger.audio.decode import DecodeError, decode_blocks
-
-        spec = self.spec
-        samples = 0
-        notes: list[str] = []
-
-        def counted(blocks: Iterator) -> Iterator:
-            nonlocal samples
-            for block in blocks:
-                samples += len(block)
-                yield block
-
-        try:
-            blocks = counted(decode_blocks(self.paths[index], sample_rate=spec.sample_rate,
-                                           block_s=self.block_s, notes=notes))
-            for windows in stream_pieces(blocks, window=spec.window, hop=spec.hop,
-                                         chunks_per_piece=self.chunks_per_piece):
-                if samples == 0:
-                    break
-                yield Piece(index, torch.from_numpy(windows))
-        except DecodeError as exc:
-            yield Failed(index, str(exc))
-            return
-        except MemoryError:
-            yield Failed(index, "out of memory while decoding")
-            return
-        except Exception as exc:  # a decoder bug must not end the scan: report it as one line
-            yield Failed(index, f"unexpected decode error: {type(exc).__name__}: {exc}".splitlines()[0])
-            return
-        if samples == 0:
-            yield Failed(index, "no audio samples in the file")
-            return
-        yield Done(index, samples / spec.sample_rate, "; ".join(notes) or None)
+        for item in decode_track(index, self.paths[index], self.spec,
+                                 chunks_per_piece=self.chunks_per_piece, block_s=self.block_s):
+            yield Piece(index, torch.from_numpy(item)) if isinstance(item, np.ndarray) else item
 
 
 class BundledTracks(TrackDataset):
@@ -143,8 +87,9 @@ class BundledTracks(TrackDataset):
     a long track's pieces (``chunks_per_piece`` windows each) still go out as they come."""
 
     def __init__(self, paths: Sequence[str], spec: ChunkSpec, *, chunks_per_piece: int = 16,
-                 bundle_windows: int = 16, bundle_ends: int = 64):
-        super().__init__(paths, spec, chunks_per_piece=chunks_per_piece)
+                 bundle_windows: int = 16, bundle_ends: int = 64,
+                 claims: TrackClaims | None = None):
+        super().__init__(paths, spec, chunks_per_piece=chunks_per_piece, claims=claims)
         self.bundle_windows, self.bundle_ends = bundle_windows, bundle_ends
 
     def __iter__(self) -> Iterator[Bundle]:  # type: ignore[override]
@@ -179,38 +124,3 @@ def _bundle(parts: list[Piece], ends: list[Done | Failed], window: int, *, share
     if total:
         torch.cat([p.windows for p in parts], out=out)
     return Bundle(out, [(p.track, len(p.windows)) for p in parts], list(ends))
-
-
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def die_with_parent(parent: int, worker_id: int = 0) -> None:
-    """DataLoader ``worker_init_fn``: end this worker as soon as the scan process dies, and
-    leave Ctrl-C to the scan process.
-
-    Why: PyTorch's workers notice a dead parent only between items (every 5 s at best, never
-    while decoding a long track), so a scan killed with ``kill -9`` left its workers running.
-    On Linux the kernel sends SIGKILL (workers hold nothing worth saving); elsewhere a thread
-    polls the parent. Use as ``functools.partial(die_with_parent, os.getpid())``.
-    """
-    # Ctrl-C reaches the whole foreground group: only the scan process answers it (it saves
-    # the finished tracks and stops its workers); a worker dying of it first turned the
-    # interrupt into a failed scan.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    armed = False
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            armed = False
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-    if not armed:
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(1)

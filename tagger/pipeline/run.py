@@ -41,7 +41,7 @@ def scan(
     if to_scan:
         from tagger.model.registry import load_model_for_scanning
 
-        with runner.session(options) as device:
+        with runner.head_start(to_scan, options), runner.session(options) as device:
             model, card = load_model_for_scanning(options.model, device=device)
             run_id = store.start_run(model=card.id, paths=[os.fsdecode(p) for p in paths])
             sink = ResultSink(store, card, report, progress, on_written)

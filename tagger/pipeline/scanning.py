@@ -87,6 +87,8 @@ class ScanOptions:
     force: bool = False
     retry_errors: bool = False  # rescan unchanged tracks whose last scan failed, whatever the error
     chunks_per_piece: int = 16
+    # Decode the first tracks while torch and the model load (local engine, 2+ cores).
+    head_start: bool = True
 
 
 @dataclass
