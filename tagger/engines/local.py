@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from tagger.pipeline.head_start import HeadStart
 
 
+PREFETCH = 4  # bundles each DataLoader worker may have ready ahead of this process
+
+
 def _start_workers(loader: DataLoader) -> Iterator[Any]:
     """``iter(loader)`` with Ctrl-C ignored while the workers fork: they inherit that, so an
     interrupt during their start-up reaches only this process, which saves what is finished
@@ -101,6 +104,7 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
     from torch.utils.data import DataLoader
 
     from tagger.pipeline.assemble import TrackAssembler
+    from tagger.pipeline.bundle_buffers import BundleBuffers
     from tagger.pipeline.decode_stage import Bundle, BundledTracks, ChunkSpec, Done
     from tagger.pipeline.head_start import HeadPiece
     from tagger.pipeline.inference import BatchScorer
@@ -111,15 +115,18 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
         head.stop()
         head = None
     claims = head.claims if head is not None else TrackClaims(len(to_scan))
-    dataset = BundledTracks([c.path for c in to_scan], spec,
-                            chunks_per_piece=options.chunks_per_piece,
-                            bundle_windows=options.chunks_per_piece, claims=claims)
     workers, capped = worker_count(options.workers, device.type, len(to_scan))
     if capped:
         progress.notice(capped)
+    dataset = BundledTracks([c.path for c in to_scan], spec,
+                            chunks_per_piece=options.chunks_per_piece,
+                            bundle_windows=options.chunks_per_piece, claims=claims)
+    # Enough buffers per worker for its bundles in the DataLoader's queue and the two this
+    # process may still be reading: a worker then rarely makes a fresh one.
+    dataset.buffers = BundleBuffers(workers, PREFETCH + 2, dataset.most_windows(), spec.window)
     loader = DataLoader(
         dataset, batch_size=None, num_workers=workers,
-        pin_memory=device.type == "cuda", prefetch_factor=4 if workers else None,
+        pin_memory=device.type == "cuda", prefetch_factor=PREFETCH if workers else None,
         worker_init_fn=partial(die_with_parent, os.getpid()) if workers else None,
     )
     batch_size = options.batch_size or default_batch_size(device.type)
@@ -152,6 +159,7 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
                 add(item.track, torch.from_numpy(item.windows))
             else:
                 end(item)
+    held: list[tuple[int, int]] = []  # (slot, storage) of buffers the scorer may still read
     for bundle in bundles:
         assert isinstance(bundle, Bundle)
         start = 0
@@ -160,5 +168,14 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
             start += count
         for item in bundle.ends:
             end(item)
+        if bundle.slot is not None:
+            dataset.buffers.keep_mapped(bundle.slot, bundle.windows)
+            held.append((bundle.slot, bundle.windows.untyped_storage().data_ptr()))
+        if held:
+            queued_in = scorer.holds()
+            for slot, storage in held:
+                if storage not in queued_in:
+                    dataset.buffers.release(slot)
+            held = [h for h in held if h[1] in queued_in]
     collect(scorer.flush())
     return tracks.unfinished()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Union
 
 import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from tagger.pipeline.bundle_buffers import BundleBuffers
 from tagger.pipeline.track_decode import ChunkSpec, Done, Failed, decode_track
 from tagger.pipeline.workers import TrackClaims, die_with_parent
 
@@ -48,6 +50,7 @@ class Bundle:
     windows: torch.Tensor
     pieces: list[tuple[int, int]]
     ends: list[Union[Done, Failed]]
+    slot: int | None = None  # the worker's reused buffer ``windows`` is in (BundleBuffers)
 
 
 class TrackDataset(IterableDataset):
@@ -88,12 +91,19 @@ class BundledTracks(TrackDataset):
 
     def __init__(self, paths: Sequence[str], spec: ChunkSpec, *, chunks_per_piece: int = 16,
                  bundle_windows: int = 16, bundle_ends: int = 64,
-                 claims: TrackClaims | None = None):
+                 claims: TrackClaims | None = None, buffers: BundleBuffers | None = None):
         super().__init__(paths, spec, chunks_per_piece=chunks_per_piece, claims=claims)
         self.bundle_windows, self.bundle_ends = bundle_windows, bundle_ends
+        self.buffers = buffers
+
+    def most_windows(self) -> int:
+        """The most windows one bundle holds: it goes out once it has ``bundle_windows``."""
+        return self.bundle_windows - 1 + self.chunks_per_piece
 
     def __iter__(self) -> Iterator[Bundle]:  # type: ignore[override]
-        in_worker = get_worker_info() is not None
+        info = get_worker_info()
+        make = partial(_bundle, window=self.spec.window, in_worker=info is not None,
+                       buffers=self.buffers, worker=info.id if info else 0)
         parts: list[Piece] = []
         ends: list[Done | Failed] = []
         count = 0
@@ -107,20 +117,24 @@ class BundledTracks(TrackDataset):
                     count = sum(len(p.windows) for p in parts)
                 ends.append(item)
             if count >= self.bundle_windows or len(ends) >= self.bundle_ends:
-                yield _bundle(parts, ends, self.spec.window, shared=in_worker)
+                yield make(parts, ends)
                 parts, ends, count = [], [], 0
         if parts or ends:
-            yield _bundle(parts, ends, self.spec.window, shared=in_worker)
+            yield make(parts, ends)
 
 
-def _bundle(parts: list[Piece], ends: list[Done | Failed], window: int, *, shared: bool
-            ) -> Bundle:
-    """One tensor for all windows; in a worker it is made in shared memory, so sending it to
-    the main process copies nothing more."""
+def _bundle(parts: list[Piece], ends: list[Done | Failed], *, window: int, in_worker: bool,
+            buffers: BundleBuffers | None, worker: int) -> Bundle:
+    """One tensor for all windows; in a worker it is in shared memory (one of the worker's
+    reused buffers when one is free), so sending it to the main process copies nothing more."""
     total = sum(len(p.windows) for p in parts)
-    out = torch.empty((total, window), dtype=torch.float32)
-    if shared and total:
-        out.share_memory_()
+    slot = None
+    if not (in_worker and total):
+        out = torch.empty((total, window), dtype=torch.float32)
+    elif buffers is not None:
+        slot, out = buffers.take(worker, total)
+    else:
+        out = torch.empty((total, window), dtype=torch.float32).share_memory_()
     if total:
         torch.cat([p.windows for p in parts], out=out)
-    return Bundle(out, [(p.track, len(p.windows)) for p in parts], list(ends))
+    return Bundle(out, [(p.track, len(p.windows)) for p in parts], list(ends), slot)

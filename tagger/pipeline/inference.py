@@ -39,6 +39,10 @@ class BatchScorer:
         while self._pending_windows >= self.batch_size:
             yield from self._run(self.batch_size)
 
+    def holds(self) -> set[int]:
+        """Addresses of the storages the queued windows are views of: buffers still to be read."""
+        return {windows.untyped_storage().data_ptr() for _, windows in self._pending}
+
     def flush(self) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
         while self._pending_windows:
             yield from self._run(self._pending_windows)
