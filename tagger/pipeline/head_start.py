@@ -82,9 +82,11 @@ class HeadStart:
 
     def results(self) -> Iterator[HeadPiece | TrackEnd]:
         """Each decoded track's pieces then its ``Done``/``Failed``, in decode order, until the
-        process has finished (call ``stop`` first, or it decodes every track). A track it was
-        decoding when it died (a decoder crash) ends ``Failed``."""
+        process has finished (call ``stop`` first, or it decodes every track). Read once: the
+        arena is unmapped when the last piece is gone. A track it was decoding when it died (a
+        decoder crash) ends ``Failed``."""
         window = self.spec.window
+        arena, self._arena = self._arena, None  # unmapped here once the last view is scored
         while True:
             try:
                 message = self._reader.recv()
@@ -101,7 +103,7 @@ class HeadStart:
                 self._current = message[1]
             elif kind == "slots":
                 _, track, first, count = message
-                view = np.frombuffer(self._arena, dtype=np.float32, count=count * window,
+                view = np.frombuffer(arena, dtype=np.float32, count=count * window,
                                      offset=first * window * 4)
                 yield HeadPiece(track, view.reshape(count, window))
             elif kind == "copy":
