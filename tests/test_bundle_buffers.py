@@ -60,3 +60,16 @@ def test_windows_queued_across_many_bundles_are_not_overwritten(
     found = scores(tmp_path / "workers.db", library)
     assert found == scores(tmp_path / "inline.db", library)
     assert len({str(s) for s in found.values()}) > 20  # the scores tell the tracks apart
+
+
+def test_a_batch_of_windows_back_to_back_in_one_buffer_is_a_view_of_it() -> None:
+    import torch
+
+    from tagger.pipeline.inference import joined
+
+    bundle = torch.arange(60.0).reshape(6, 10)
+    batch = joined([bundle[0:2], bundle[2:3], bundle[3:6]])
+    assert batch.data_ptr() == bundle.data_ptr() and torch.equal(batch, bundle)
+    for parts in ([bundle[0:2], bundle[3:4]], [bundle[0:2], torch.ones(2, 10)],
+                  [bundle[4:6], bundle[0:2]]):  # a gap, another tensor, out of order: copies
+        assert torch.equal(joined(parts), torch.cat(parts))

@@ -22,6 +22,22 @@ def pick_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+def joined(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(parts)``, as a view when the parts lie back to back in one storage (windows
+    of one bundle, the usual case): copying 8 windows cost about 1 ms a batch."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    storage, step = first.untyped_storage().data_ptr(), first.stride(0) * first.element_size()
+    at = first.data_ptr()
+    for part in parts:
+        if (not part.is_contiguous() or part.untyped_storage().data_ptr() != storage
+                or part.data_ptr() != at or part.shape[1:] != first.shape[1:]):
+            return torch.cat(parts)
+        at += len(part) * step
+    return first.as_strided((sum(len(p) for p in parts), *first.shape[1:]), first.stride())
+
+
 class BatchScorer:
     """Feeds [k, window] pieces through the model in batches of ``batch_size`` windows."""
 
@@ -63,7 +79,7 @@ class BatchScorer:
             owners.append((track, len(part)))
             taken += len(part)
         self._pending_windows -= taken
-        batch = torch.cat(parts) if len(parts) > 1 else parts[0]
+        batch = joined(parts)
         presence, foreground = self.score(batch)
         offset = 0
         for track, count in owners:
