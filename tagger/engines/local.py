@@ -159,7 +159,6 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
                 add(item.track, torch.from_numpy(item.windows))
             else:
                 end(item)
-    held: list[tuple[int, int]] = []  # (slot, storage) of buffers the scorer may still read
     for bundle in bundles:
         assert isinstance(bundle, Bundle)
         start = 0
@@ -168,14 +167,7 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
             start += count
         for item in bundle.ends:
             end(item)
-        if bundle.slot is not None:
-            dataset.buffers.keep_mapped(bundle.slot, bundle.windows)
-            held.append((bundle.slot, bundle.windows.untyped_storage().data_ptr()))
-        if held:
-            queued_in = scorer.holds()
-            for slot, storage in held:
-                if storage not in queued_in:
-                    dataset.buffers.release(slot)
-            held = [h for h in held if h[1] in queued_in]
+        dataset.buffers.received(bundle.slot, bundle.windows)
+        dataset.buffers.release_unread(scorer.holds())
     collect(scorer.flush())
     return tracks.unfinished()

@@ -8,7 +8,7 @@ about a tenth of all the CPU the decode workers used (issue 14).
 Each worker owns ``per_worker`` buffers of ``capacity`` windows, made on first use. A flag per
 buffer in memory shared with the scan process says who has it: the worker sets it when it
 fills the buffer, the scan process clears it once nothing it still has to score is in it
-(``release``). A worker that finds all of its buffers held, or a bundle larger than a buffer,
+(``release_unread``). A worker that finds all of its buffers held, or a bundle larger than a buffer,
 makes a fresh tensor as before, so nobody ever waits on a buffer.
 """
 
@@ -43,13 +43,20 @@ class BundleBuffers:
                     return slot, buffer[:windows]
         return None, torch.empty((windows, self.window), dtype=torch.float32).share_memory_()
 
-    def keep_mapped(self, slot: int | None, windows: torch.Tensor) -> None:
-        """In the scan process: hold on to a received buffer. torch finds a received storage by
-        its segment while the last one is alive, so the next bundle in this buffer arrives in
-        the same mapping instead of a new one to fault in page by page (without this, each
-        buffer was mapped 2-3 times over a scan of 1,000 clips)."""
+    def received(self, slot: int | None, windows: torch.Tensor) -> None:
+        """In the scan process: a bundle arrived in ``slot``. Holding on to it matters: torch
+        finds a received storage by its segment while the last one is alive, so the next
+        bundle in this buffer arrives in the same mapping instead of a new one to fault in page
+        by page (without this, each buffer was mapped 2-3 times over a scan of 1,000 clips)."""
         if slot is not None:
             self._mapped[slot] = windows
+
+    def release_unread(self, reading: set[int]) -> None:
+        """In the scan process: let go of every received buffer whose storage is not in
+        ``reading`` (the storages queued windows are views of, ``BatchScorer.holds``)."""
+        for slot, windows in self._mapped.items():
+            if self._held[slot] and windows.untyped_storage().data_ptr() not in reading:
+                self._held[slot] = 0
 
     def release(self, slot: int | None) -> None:
         """The scan process will not read the bundle in ``slot`` again: its worker may refill it."""
