@@ -51,12 +51,13 @@ def test_short_clips_get_the_answers_the_unbatched_scanner_gave(clips: Path, tmp
 
 
 def _imported_by(args: list[str], cwd: Path) -> set[str]:
-    """The top-level packages a ``tagger`` command imported (run in a fresh interpreter)."""
-    code = ("import runpy, sys\n"
+    """The top-level packages a ``tagger`` command imported (run in a fresh interpreter, as
+    ``python -m tagger``; listed by an atexit handler, which the console script's exit runs)."""
+    code = ("import atexit, runpy, sys\n"
+            "atexit.register(lambda: print(' '.join(sorted({m.split('.')[0] for m in"
+            " sys.modules})), file=sys.stderr))\n"
             f"sys.argv = ['tagger', *{args!r}]\n"
-            "try:\n    runpy.run_module('tagger', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)\n")
+            "runpy.run_module('tagger', run_name='__main__')\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
                           timeout=300)
     return set(proc.stderr.strip().splitlines()[-1].split())
