@@ -292,3 +292,10 @@ def decode(
     finally:
         opened.source.close()
     return out[:n].copy() if len(out) - n > 4096 else out[:n]
+
+
+def import_codecs() -> None:
+    """Import the codec libraries the backends otherwise load at a process's first file (see
+    ``tagger.pipeline.track_decode.import_decoders``)."""
+    import av  # noqa: F401
+    import soundfile  # noqa: F401

@@ -72,7 +72,7 @@ class LocalEngine(Engine):
         from tagger.model.card import ModelCard
         from tagger.model.registry import find_card
         from tagger.pipeline.head_start import HeadStart
-        from tagger.pipeline.track_decode import ChunkSpec
+        from tagger.pipeline.track_decode import ChunkSpec, import_decoders
         from tagger.pipeline.workers import TrackClaims
 
         try:
@@ -84,6 +84,7 @@ class LocalEngine(Engine):
         with HeadStart([c.path for c in to_scan], spec, TrackClaims(len(to_scan)),
                        chunks_per_piece=options.chunks_per_piece) as head:
             self._head = head
+            import_decoders()  # for the workers, forked from this process once torch is in
             try:
                 yield
             finally:
@@ -130,9 +131,11 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
         worker_init_fn=partial(die_with_parent, os.getpid()) if workers else None,
     )
     batch_size = options.batch_size or default_batch_size(device.type)
+    parallel = 1
     if device.type == "cpu":  # the model gets the cores the decode workers leave free
         torch.set_num_threads(model_threads(options.threads, (os.cpu_count() or 1) - workers))
-    scorer = BatchScorer(model, device, batch_size)
+        parallel = scoring_threads(options.threads, torch.get_num_threads(), workers)
+    scorer = BatchScorer(model, device, batch_size, parallel=parallel)
     tracks = TrackAssembler(to_scan, sink)
     queued: dict[int, int] = {}  # track -> its windows sent to the model so far
 
@@ -152,22 +155,33 @@ def run_local(to_scan: list[Candidate], model: torch.nn.Module, card: ModelCard,
             tracks.failed(item.track, item.message)
 
     bundles = _start_workers(loader)
-    if head is not None:
-        head.stop()  # the workers take the tracks it has not started
-        for item in head.results():
-            if isinstance(item, HeadPiece):
-                add(item.track, torch.from_numpy(item.windows))
-            else:
+    with scorer:
+        if head is not None:
+            head.stop()  # the workers take the tracks it has not started
+            for item in head.results():
+                if isinstance(item, HeadPiece):
+                    add(item.track, torch.from_numpy(item.windows))
+                else:
+                    end(item)
+        for bundle in bundles:
+            assert isinstance(bundle, Bundle)
+            start = 0
+            for track, count in bundle.pieces:
+                add(track, bundle.windows[start : start + count])
+                start += count
+            for item in bundle.ends:
                 end(item)
-    for bundle in bundles:
-        assert isinstance(bundle, Bundle)
-        start = 0
-        for track, count in bundle.pieces:
-            add(track, bundle.windows[start : start + count])
-            start += count
-        for item in bundle.ends:
-            end(item)
-        dataset.buffers.received(bundle.slot, bundle.windows)
-        dataset.buffers.release_unread(scorer.holds())
-    collect(scorer.flush())
+            dataset.buffers.received(bundle.slot, bundle.windows)
+            dataset.buffers.release_unread(scorer.holds())
+        collect(scorer.flush())
     return tracks.unfinished()
+
+
+def scoring_threads(requested_threads: int | None, intra_op: int, workers: int) -> int:
+    """Batches the CPU model scores at once (``BatchScorer(parallel=...)``): two where it has
+    one intra-op thread and decode workers beside it, so that it takes both cores whenever the
+    workers wait on a full queue; one when ``--threads`` was given or with more intra-op threads
+    (two teams of intra-op threads beside busy workers would oversubscribe the cores)."""
+    if requested_threads is not None or intra_op > 1 or workers == 0 or (os.cpu_count() or 1) < 2:
+        return 1
+    return 2

@@ -37,11 +37,10 @@ class BundleBuffers:
                 if not self._held[slot]:
                     buffer = self._buffers.get(slot)
                     if buffer is None:
-                        buffer = torch.empty((self.capacity, self.window), dtype=torch.float32)
-                        self._buffers[slot] = buffer.share_memory_()
+                        buffer = self._buffers[slot] = shared_empty(self.capacity, self.window)
                     self._held[slot] = 1
                     return slot, buffer[:windows]
-        return None, torch.empty((windows, self.window), dtype=torch.float32).share_memory_()
+        return None, shared_empty(windows, self.window)
 
     def received(self, slot: int | None, windows: torch.Tensor) -> None:
         """In the scan process: a bundle arrived in ``slot``. Holding on to it matters: torch
@@ -62,3 +61,19 @@ class BundleBuffers:
         """The scan process will not read the bundle in ``slot`` again: its worker may refill it."""
         if slot is not None:
             self._held[slot] = 0
+
+
+def shared_empty(rows: int, columns: int) -> torch.Tensor:
+    """An uninitialised float32 [rows, columns] tensor in shared memory, made there directly.
+
+    ``torch.empty(...).share_memory_()`` allocates the tensor, then a segment, and copies the
+    one into the other: every page faulted in twice, also pages a bundle never fills (a buffer
+    holds the largest bundle, ~31 windows; most have 16-17). Measured in a forked worker: 20
+    vs 13 ms for a 31-window buffer. ``_new_shared`` is what torch's own sharing uses; the
+    fallback keeps a torch without it working.
+    """
+    new_shared = getattr(torch.UntypedStorage, "_new_shared", None)
+    if new_shared is None:
+        return torch.empty((rows, columns), dtype=torch.float32).share_memory_()
+    storage = new_shared(rows * columns * 4)
+    return torch.empty(0, dtype=torch.float32).set_(storage, 0, (rows, columns), (columns, 1))
