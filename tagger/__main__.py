@@ -1,5 +1,5 @@
-"""``python -m tagger``."""
+"""``python -m tagger``: what the installed ``tagger`` script runs."""
 
-from tagger.cli.app import main
+from tagger.cli.app import console
 
-main()
+console()

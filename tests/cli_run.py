@@ -31,7 +31,8 @@ def _environment(columns: int, env: dict[str, str] | None) -> dict[str, str]:
 
 # What the installed ``tagger`` script runs, with its name (``python -m tagger`` would call
 # itself "python -m tagger" in usage lines and shell completion).
-CONSOLE_SCRIPT = "import sys; sys.argv[0] = 'tagger'; from tagger.cli.app import main; main()"
+CONSOLE_SCRIPT = ("import sys; sys.argv[0] = 'tagger'; from tagger.cli.app import console;"
+                  " console()")
 
 
 def tagger_process(*args: str, columns: int = 80, env: dict[str, str] | None = None,
@@ -54,7 +55,8 @@ def tagger(*args: str, columns: int = 80, env: dict[str, str] | None = None,
 
 def tagger_in_process(*args: str, columns: int = 80,
                       env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``tagger ARGS`` run by the console script's ``tagger.cli.app.main`` in this process."""
+    """``tagger ARGS`` run by ``tagger.cli.app.main`` (what the console script runs, less its
+    fast exit) in this process."""
     from tagger.cli.app import main
 
     stdout, stderr = _pipe(), _pipe()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from audiofiles import tone, write_audio
 from cli_run import CONSOLE_SCRIPT
 
@@ -65,3 +67,25 @@ def test_exit_codes_are_the_commands(tmp_path: Path, tiny_model: Path) -> None:
     assert run.stdout.startswith("4 scanned, 0 unchanged, 1 failed")
     with Store(db) as store:
         assert len(list(store.iter_tracks(status="ok"))) == 4
+
+
+def test_a_profiler_still_gets_its_last_word(tmp_path: Path) -> None:
+    """Under cProfile (or pdb, coverage) the exit is the interpreter's own: they write their
+    results after the program returns."""
+    stats = tmp_path / "models.prof"
+    run = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "tagger",
+                          "models"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "tagger-fast" in run.stdout and stats.stat().st_size > 1000
+
+
+def test_an_unwritable_stderr_still_ends_with_a_failure_code(tmp_path: Path) -> None:
+    """A usage error whose one line cannot be written: exit 1 (as before the fast exit), not
+    0, and no traceback or hang."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, "no-such-command"],
+                             stdout=subprocess.PIPE, stderr=full, text=True, timeout=120,
+                             cwd=tmp_path)
+    assert run.returncode == 1 and run.stdout == ""

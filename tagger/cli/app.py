@@ -87,9 +87,23 @@ def _os_error(exc: OSError) -> int:
 
 
 def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
-    """The console script: run the app; usage errors are one line (exit 2), and so is any
-    TaggerError a command let through (exit 1). ``args``/``prog_name`` default to
-    ``sys.argv`` (the tests pass them to run a command in their own process)."""
+    """Run the app and raise SystemExit with its code: usage errors are one line (exit 2),
+    and so is any TaggerError a command let through (exit 1). ``args``/``prog_name`` default
+    to ``sys.argv`` (the tests pass them to run a command in their own process)."""
+    sys.exit(_run(args, prog_name))
+
+
+def console() -> None:
+    """The installed ``tagger`` script and ``python -m tagger``: ``main()``, then an exit
+    without the interpreter's teardown (``_exit``), except under a tracer or profiler (pdb,
+    coverage, cProfile), which do their last work after the program returns."""
+    code = _run(None, None)
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        sys.exit(code)
+    _exit(code)
+
+
+def _run(args: list[str] | None, prog_name: str | None) -> int:
     try:
         code = app(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.TyperException as exc:  # Typer's (vendored click's) usage errors
@@ -111,10 +125,7 @@ def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
         code = 1
     except OSError as exc:  # e.g. stdout on a full disk (`tagger export > /dev/full`)
         code = _os_error(exc)
-    code = code if isinstance(code, int) else 0
-    if args is None:  # the console script, about to exit (tests pass args and go on)
-        _exit(code)
-    sys.exit(code)
+    return code if isinstance(code, int) else 0
 
 
 def _exit(code: int) -> None:
@@ -136,11 +147,19 @@ def _exit(code: int) -> None:
             if thread is not threading.main_thread() and not thread.daemon:
                 thread.join()
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
+    try:
+        sys.stdout.flush()
+    except OSError as exc:  # stdout on a full disk or a closed pipe: said on stderr
         try:
-            stream.flush()
-        except OSError as exc:  # stdout on a full disk or a closed pipe
             code = code or _os_error(exc)
-        except (AttributeError, ValueError):  # replaced or closed by a caller
-            pass
+        except OSError:
+            code = code or 1
+    except (AttributeError, ValueError):  # replaced or closed by a caller
+        pass
+    try:
+        sys.stderr.flush()
+    except OSError:  # stderr itself cannot be written: nowhere left to say so
+        code = code or 1
+    except (AttributeError, ValueError):
+        pass
     os._exit(code)

@@ -84,7 +84,10 @@ class LocalEngine(Engine):
         with HeadStart([c.path for c in to_scan], spec, TrackClaims(len(to_scan)),
                        chunks_per_piece=options.chunks_per_piece) as head:
             self._head = head
-            import_decoders()  # for the workers, forked from this process once torch is in
+            try:  # the workers are forked from this process later: they then start with these
+                import_decoders()
+            except Exception:  # a codec library that does not load says so on its first file
+                pass
             try:
                 yield
             finally:
