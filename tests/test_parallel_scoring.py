@@ -103,8 +103,8 @@ def test_a_shared_buffer_is_made_in_shared_memory_and_seen_by_a_forked_process()
 
 
 def test_importing_the_decoders_loads_no_torch() -> None:
-    code = ("import sys; from tagger.pipeline.track_decode import import_decoders;"
-            " import_decoders(); print('torch' in sys.modules, 'av' in sys.modules,"
+    code = ("import sys; from tagger.audio.decode import import_codecs;"
+            " import_codecs(); print('torch' in sys.modules, 'av' in sys.modules,"
             " 'soundfile' in sys.modules, 'soxr' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True).stdout.split()

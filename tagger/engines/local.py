@@ -69,10 +69,11 @@ class LocalEngine(Engine):
         if not (options.head_start and (os.cpu_count() or 1) >= 2 and options.workers != 0):
             yield
             return
+        from tagger.audio.decode import import_codecs
         from tagger.model.card import ModelCard
         from tagger.model.registry import find_card
         from tagger.pipeline.head_start import HeadStart
-        from tagger.pipeline.track_decode import ChunkSpec, import_decoders
+        from tagger.pipeline.track_decode import ChunkSpec
         from tagger.pipeline.workers import TrackClaims
 
         try:
@@ -85,7 +86,7 @@ class LocalEngine(Engine):
                        chunks_per_piece=options.chunks_per_piece) as head:
             self._head = head
             try:  # the workers are forked from this process later: they then start with these
-                import_decoders()
+                import_codecs()
             except Exception:  # a codec library that does not load says so on its first file
                 pass
             try:

@@ -90,14 +90,3 @@ def decode_track(index: int, path: str, spec: ChunkSpec, *, chunks_per_piece: in
         return
     yield Done(index, samples / spec.sample_rate, "; ".join(notes) or None)
 
-
-def import_decoders() -> None:
-    """Import the decoding stack (soxr, libsndfile, FFmpeg) in this process now.
-
-    For the scan process while torch loads: the DataLoader workers forked from it later then
-    start with these modules, where each imported them at its first track (~0.1-0.15 s of CPU
-    per worker on the 2-core dev VM, at the busiest moment of a scan).
-    """
-    from tagger.audio.decode import import_codecs
-
-    import_codecs()
