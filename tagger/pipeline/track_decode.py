@@ -89,4 +89,3 @@ def decode_track(index: int, path: str, spec: ChunkSpec, *, chunks_per_piece: in
         yield Failed(index, "no audio samples in the file")
         return
     yield Done(index, samples / spec.sample_rate, "; ".join(notes) or None)
-
